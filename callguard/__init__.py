@@ -1,6 +1,12 @@
 """callguard: a telemarketing-law compliance gate in the outbound call path."""
 
-import zoneinfo as _zoneinfo
+# The command's Ctrl-C guard first (it imports os and signal alone): this package runs
+# before callguard.cli.main takes SIGINT over, and zoneinfo (sysconfig behind it: tens of
+# ms on a loaded host) was Python's KeyboardInterrupt traceback for a Ctrl-C (hrev140).
+from callguard.cli.interrupts import quiet_imports as _quiet_imports
+
+with _quiet_imports():
+    import zoneinfo as _zoneinfo
 
 __version__ = "0.1.0"
 

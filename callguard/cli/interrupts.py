@@ -41,8 +41,11 @@ def say_interrupted() -> None:
 
 
 def _exit_quietly(_signum: int, _frame: object) -> None:
+    """The line, and the process ends now: nothing is written under the guard (imports
+    only), and a SystemExit raised here could be swallowed by the code it lands in (a C
+    extension's import clearing the error: "interrupted", then the command ran on; hrev140)."""
     say_interrupted()
-    raise SystemExit(EXIT_INTERRUPTED)
+    os._exit(EXIT_INTERRUPTED)
 
 
 class quiet_imports:

@@ -369,11 +369,13 @@ def _leads_or_exit(leads: Path) -> tuple[CsvTable, list[int]]:
 
 
 def _without_blank_rows(table: CsvTable) -> tuple[CsvTable, list[int]]:
-    """The table without its blank rows, and their line numbers. Blank: every cell read
-    (an earlier scrub's ``callguard_*`` columns aside) empty or spaces."""
-    keep = _kept(table.header)
+    """The table without its blank rows, and their line numbers. Blank: every cell of the
+    row (an earlier scrub's ``callguard_*`` columns aside) empty or spaces — those past the
+    header's last column too: ",,Ann Smith" under "name,phone" names someone, a malformed
+    row to decide and report, never to skip (it was skipped as blank: hrev140)."""
+    earlier = set(range(len(table.header))) - set(_kept(table.header))
     blank = [i for i, row in enumerate(table.rows)
-             if not any(row[k].strip() for k in keep if k < len(row))]
+             if not any(cell.strip() for k, cell in enumerate(row) if k not in earlier)]
     if not blank:
         return table, []
     skipped = set(blank)
