@@ -320,9 +320,13 @@ def _notes(found: Evidence, key_id: str | None, key_source: str,
     if stream_note is not None:
         notes.append(stream_note)
         incomplete = True
-    # not a loss, and no INCOMPLETE: records the archiver took before the trim are in its
-    # archive (the host to query is named); "decisions: none" must not read as never called
-    notes.extend(n for n in dict.fromkeys(elsewhere or ()) if n != stream_note)
+    # Records the archiver took before the trim are in its archive (the host to query is
+    # named): not a loss, but not read here, so this answer is incomplete all the same (exit
+    # 1): "decisions: none" read by a script on the exit code or `incomplete` must not say
+    # "never called" (`report` warns instead: its counts are a summary, not a history).
+    said = [n for n in dict.fromkeys(elsewhere or ()) if n != stream_note]
+    notes.extend(said)
+    incomplete = incomplete or bool(said)
     if key_id is not None:
         others = sorted(found.key_ids - {key_id, "none"})
         if others:
