@@ -3,7 +3,8 @@
 
 hnew26's check judged only directories that exist, and none of the log when the data dir
 did not exist yet. Three setups still passed ``config check`` while ``serve`` stopped with
-"internal error: OSError: [Errno 30] Read-only file system" (exit 3):
+"internal error: OSError: [Errno 30] Read-only file system" (exit 3; since hsml27
+serve says "read-only file system: cannot write PATH", exit 2):
 
 - a ``[log] file`` whose directory is not made yet, under a read-only mount;
 - the configured data dir, not made yet, under a read-only mount;
@@ -79,8 +80,8 @@ def test_a_log_directory_not_made_yet_under_a_read_only_mount(tmp_path: Path) ->
     log = mount / "logs" / "compliance.jsonl"
     config = _site(tmp_path, log=str(log))
     code, info, served, said = _check_and_serve(tmp_path, config, mount)
-    assert served == 3, (served, said[-400:])
-    assert "Read-only file system" in said, said[-400:]
+    assert served == 2, (served, said[-400:])  # EROFS: the admin's to fix (hsml27)
+    assert "read-only file system" in said.lower(), said[-400:]
     assert code == 2, info["problems"]
     assert any(p.startswith(f"[log] file {log} is on a read-only file system")
                and f"{mount / 'logs'} does not exist" in p and "ReadWritePaths=" in p
@@ -94,8 +95,8 @@ def test_the_configured_data_dir_not_made_yet_under_a_read_only_mount(tmp_path: 
     data = mount / "data"
     config = _site(tmp_path, data_dir=str(data))
     code, info, served, said = _check_and_serve(tmp_path, config, mount)
-    assert served == 3, (served, said[-400:])
-    assert "Read-only file system" in said, said[-400:]
+    assert served == 2, (served, said[-400:])  # EROFS: the admin's to fix (hsml27)
+    assert "read-only file system" in said.lower(), said[-400:]
     assert code == 2
     assert any(p.startswith(f"data dir {data} ([callguard] data_dir in callguard.toml) does "
                             f"not exist and {mount} is on a read-only file system")
@@ -112,8 +113,8 @@ def test_a_read_only_log_while_the_data_dir_is_not_made_yet(tmp_path: Path) -> N
     config = _site(tmp_path, log=str(log))
     (config.parent / "data").rmdir()
     code, info, served, said = _check_and_serve(tmp_path, config, mount)
-    assert served == 3, (served, said[-400:])
-    assert "Read-only file system" in said, said[-400:]
+    assert served == 2, (served, said[-400:])  # EROFS: the admin's to fix (hsml27)
+    assert "read-only file system" in said.lower(), said[-400:]
     assert code == 2
     assert any(p.startswith(f"[log] file {log} is on a read-only file system:")
                for p in info["problems"]), info["problems"]
