@@ -18,6 +18,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+from tests.sigint_child import sigint_default
 
 _SPY = """
 import json, signal, sys
@@ -42,7 +43,7 @@ def test_every_import_of_the_entry_point_is_under_the_guard() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
     result = subprocess.run([sys.executable, "-c", _SPY.format(module="callguard.cli.main")],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-                            check=False)
+                            check=False, preexec_fn=sigint_default)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
     assert len(seen) > 50, seen  # click, rich, the gate's modules: the spy saw them

@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.sigint_child import sigint_default
 
 
 def _cli(data: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
     return subprocess.Popen([sys.executable, "-m", "callguard", "--data-dir", str(data),
                              *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=sigint_default)  # noqa: PLW1509 - signal.signal only
 
 
 def _until_open(pid: int, path: Path, timeout: float = 60) -> None:

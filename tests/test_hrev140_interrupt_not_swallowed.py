@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+from tests.sigint_child import sigint_default
 
 _CHILD = """
 import os, signal, time
@@ -30,5 +31,6 @@ print("carried on")
 
 def test_a_ctrl_c_under_the_guard_is_not_swallowed() -> None:
     result = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True,
+                            preexec_fn=sigint_default,
                             cwd=ROOT, timeout=60, check=False)
     assert (result.returncode, result.stdout, result.stderr) == (130, "", "interrupted\n")

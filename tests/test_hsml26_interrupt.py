@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.serve_node import ServeNode
+from tests.sigint_child import sigint_default
 
 # `python -m callguard ...` as runpy runs it, after one line on stdout: "up".
 _LAUNCH = ("import sys, runpy; sys.stdout.write('up\\n'); sys.stdout.flush(); "
@@ -33,7 +34,8 @@ def _interrupted_start(node: ServeNode, after: float) -> tuple[int, str]:
     """Start serve, SIGINT it ``after`` seconds past its interpreter's start; (exit, stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-c", _LAUNCH, "--config", str(node.config), "serve"],
-        env=node.env, cwd=Path.cwd(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=node.env, cwd=Path.cwd(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=sigint_default)  # noqa: PLW1509 - signal.signal only
     try:
         assert process.stdout is not None
         assert process.stdout.readline() == b"up\n"
@@ -103,7 +105,7 @@ def test_tail_follow_still_ends_quietly_on_ctrl_c(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "callguard", "--config", str(node.config), "tail", "-f",
          "--file", str(log)], env=node.env, cwd=Path.cwd(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE)
+        stderr=subprocess.PIPE, preexec_fn=sigint_default)  # noqa: PLW1509 - signal.signal only
     try:
         _until_open(process.pid, log)  # past its imports: following the file
         process.send_signal(signal.SIGINT)
