@@ -64,6 +64,16 @@ _DATA_DIR_UNUSED = frozenset({"init", "packs", "campaigns", "health", "demo",
                               "explain", "tail", "report", "evidence", "archive"})
 
 
+def on_read_only_mount(path: Path) -> bool:
+    """Whether ``path`` lies on a file system mounted read-only (for every user, root too:
+    a read-only mount, or outside systemd's ``ReadWritePaths=`` under
+    ``ProtectSystem=strict``); False when it cannot be told."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _data_dir_closed(path: Path, source: str, command: str | None) -> str | None:
     """Why this user cannot use the data dir, or None. A data dir made 0700 by root (`init`
     as root, `install -d` without -o) read by the service user, or the service's read by an
@@ -74,11 +84,8 @@ def _data_dir_closed(path: Path, source: str, command: str | None) -> str | None
     wanted = os.R_OK | os.X_OK | (os.W_OK if command == "serve" else 0)
     if os.access(path, wanted):
         return None
-    try:  # a read-only mount: no owner or mode makes it writable (EROFS, root too)
-        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        read_only = False
-    if read_only and os.access(path, os.R_OK | os.X_OK):
+    # a read-only mount: no owner or mode makes it writable (EROFS, root too)
+    if on_read_only_mount(path) and os.access(path, os.R_OK | os.X_OK):
         return (f"data dir {path} ({source}) is on a read-only file system: {command} "
                 "cannot write it (no owner or mode changes that). Remount it read-write or "
                 "choose a writable place; under the systemd unit (ProtectSystem=strict) add "

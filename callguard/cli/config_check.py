@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_USAGE, CliState, invocation, run
+from callguard.cli.common import EXIT_USAGE, CliState, invocation, on_read_only_mount, run
 from callguard.cli.lists import lists_read, missing_lists
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
@@ -345,16 +345,6 @@ def _sip_warnings(settings: Settings) -> list[str]:
             f"after callguard takes the {sip.block_status} as final"]
 
 
-def _read_only(path: Path) -> bool:
-    """Whether ``path`` lies on a file system mounted read-only (for every user, root too:
-    a read-only mount, or outside systemd's ``ReadWritePaths=`` under
-    ``ProtectSystem=strict``)."""
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
 def _nearest(path: Path) -> Path:
     """``path``, or its nearest ancestor that exists: where serve's ``mkdir`` of a data dir
     or log directory not made yet writes (one it cannot reach counts as there)."""
@@ -386,17 +376,17 @@ def _writable_problems(settings: Settings) -> list[str]:
         where = _nearest(path)
         if refusal:
             found.append(refusal)
-        elif where.is_dir() and _read_only(where):
+        elif where.is_dir() and on_read_only_mount(where):
             found.append(f"data dir {path} ({source}) does not exist and {where} is on a "
                          "read-only file system: serve cannot make it at its first start "
                          f"and does not start; {fix}")
-    elif path.is_dir() and _read_only(path):
+    elif path.is_dir() and on_read_only_mount(path):
         found.append(f"data dir {path} ({source}) is on a read-only file system: serve "
                      f"refuses it and nothing can record a decision there; {fix}")
     log_file = log_path(settings)
     if log_file is not None and log_file.parent != path:
         where = _nearest(log_file.parent)
-        if where.is_dir() and _read_only(where):
+        if where.is_dir() and on_read_only_mount(where):
             made = "" if where == log_file.parent else (
                 f" ({log_file.parent} does not exist, and {where} cannot take it)")
             found.append(f"[log] file {log_file} is on a read-only file system{made}: serve "
@@ -419,7 +409,7 @@ def _data_dir(path: Path, source: str) -> str:
     except (ImportError, KeyError):
         owner = str(info.st_uid)
     return (f"exists, owner {owner}, mode {info.st_mode & 0o777:o}"
-            + (", on a READ-ONLY file system" if _read_only(path) else ""))
+            + (", on a READ-ONLY file system" if on_read_only_mount(path) else ""))
 
 
 def _telemarketers(settings: Settings) -> dict[str, list[str]]:
