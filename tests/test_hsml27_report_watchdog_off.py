@@ -13,11 +13,13 @@ Real parts: the CLI in a subprocess on the shipped configuration, a real complia
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.log_files import cli, config, synthetic, write_log
 
@@ -25,9 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 LINE = "watchdog: not enabled in this configuration"
 
 
-def _checked_once(tmp_path: Path) -> Path:
-    """A data dir whose log holds one ``check`` decision and no watchdog record."""
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir whose log holds one ``check`` decision and no watchdog record: one
+    ``check`` subprocess for the module (2-4 s on a loaded 2-core machine); each test
+    reports on a copy of its own (``_checked_once``)."""
+    data = tmp_path_factory.mktemp("checked") / "data"
     data.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
     env["CALLGUARD_DATA_DIR"] = str(data)
@@ -37,6 +42,11 @@ def _checked_once(tmp_path: Path) -> Path:
                           check=False, cwd=ROOT, env=env, timeout=120)
     assert done.returncode in (0, 1), done.stderr
     return data
+
+
+def _checked_once(tmp_path: Path, checked: Path) -> Path:
+    """A copy of the module's checked data dir, this test's own."""
+    return Path(shutil.copytree(checked, tmp_path / "data"))
 
 
 def _report(config_path: Path, *args: str, secret: bool = False) -> str:
@@ -50,9 +60,9 @@ def _report(config_path: Path, *args: str, secret: bool = False) -> str:
     return done.stdout
 
 
-def test_watchdog_off_and_no_records_is_one_line(tmp_path: Path) -> None:
+def test_watchdog_off_and_no_records_is_one_line(tmp_path: Path, checked: Path) -> None:
     """Failed before: "the watchdog" table with a "none" row."""
-    path = config(tmp_path, _checked_once(tmp_path))
+    path = config(tmp_path, _checked_once(tmp_path, checked))
     out = _report(path)
     assert LINE in out, out
     assert "the watchdog" not in out
@@ -61,8 +71,8 @@ def test_watchdog_off_and_no_records_is_one_line(tmp_path: Path) -> None:
     assert "watchdog_enabled" not in as_json  # JSON unchanged
 
 
-def test_watchdog_on_and_no_records_keeps_the_table(tmp_path: Path) -> None:
-    path = config(tmp_path, _checked_once(tmp_path))
+def test_watchdog_on_and_no_records_keeps_the_table(tmp_path: Path, checked: Path) -> None:
+    path = config(tmp_path, _checked_once(tmp_path, checked))
     text = path.read_text()
     start = text.index("\n[ami]\n")
     at = text.index("\nenabled = false\n", start)
