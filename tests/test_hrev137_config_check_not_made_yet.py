@@ -37,12 +37,20 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
 
 
-def _site(tmp_path: Path, *, data_dir: str = "", log: str = "") -> Path:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``callguard init`` run once for the module (a subprocess: 1-3 s on a loaded 2-core
+    machine); each test gets a copy of its own (``_site``)."""
+    site = tmp_path_factory.mktemp("init") / "site"
     made = subprocess.run([sys.executable, "-m", "callguard", "init", str(site)],
                           capture_output=True, text=True, check=False, timeout=120,
                           cwd=ROOT, env=_env())
     assert made.returncode == 0, made.stderr
+    return site
+
+
+def _site(tmp_path: Path, initialised: Path, *, data_dir: str = "", log: str = "") -> Path:
+    site = Path(shutil.copytree(initialised, tmp_path / "site"))
     config = site / "callguard.toml"
     text = config.read_text()
     assert '\ndata_dir = ""' in text
@@ -73,12 +81,13 @@ def _check_and_serve(tmp_path: Path, config: Path, mount: Path) -> tuple[int, di
             int((out / "serve.rc").read_text()), (out / "serve.err").read_text())
 
 
-def test_a_log_directory_not_made_yet_under_a_read_only_mount(tmp_path: Path) -> None:
+def test_a_log_directory_not_made_yet_under_a_read_only_mount(
+        tmp_path: Path, initialised: Path) -> None:
     """Failed before: only the lists' problems (none imported here); no word of the log."""
     mount = tmp_path / "ro"
     mount.mkdir()
     log = mount / "logs" / "compliance.jsonl"
-    config = _site(tmp_path, log=str(log))
+    config = _site(tmp_path, initialised, log=str(log))
     code, info, served, said = _check_and_serve(tmp_path, config, mount)
     assert served == 2, (served, said[-400:])  # EROFS: the admin's to fix (hsml27)
     assert "read-only file system" in said.lower(), said[-400:]
@@ -88,12 +97,13 @@ def test_a_log_directory_not_made_yet_under_a_read_only_mount(tmp_path: Path) ->
                for p in info["problems"]), info["problems"]
 
 
-def test_the_configured_data_dir_not_made_yet_under_a_read_only_mount(tmp_path: Path) -> None:
+def test_the_configured_data_dir_not_made_yet_under_a_read_only_mount(
+        tmp_path: Path, initialised: Path) -> None:
     """Failed before: only the lists' problems; no word that serve cannot make it."""
     mount = tmp_path / "ro"
     mount.mkdir()
     data = mount / "data"
-    config = _site(tmp_path, data_dir=str(data))
+    config = _site(tmp_path, initialised, data_dir=str(data))
     code, info, served, said = _check_and_serve(tmp_path, config, mount)
     assert served == 2, (served, said[-400:])  # EROFS: the admin's to fix (hsml27)
     assert "read-only file system" in said.lower(), said[-400:]
@@ -104,13 +114,14 @@ def test_the_configured_data_dir_not_made_yet_under_a_read_only_mount(tmp_path: 
     assert not data.exists()
 
 
-def test_a_read_only_log_while_the_data_dir_is_not_made_yet(tmp_path: Path) -> None:
+def test_a_read_only_log_while_the_data_dir_is_not_made_yet(
+        tmp_path: Path, initialised: Path) -> None:
     """The data dir serve would make (no problem) does not hide the log's. Failed before:
     the check returned at the missing data dir."""
     mount = tmp_path / "ro"
     (mount / "logs").mkdir(parents=True)
     log = mount / "logs" / "compliance.jsonl"
-    config = _site(tmp_path, log=str(log))
+    config = _site(tmp_path, initialised, log=str(log))
     (config.parent / "data").rmdir()
     code, info, served, said = _check_and_serve(tmp_path, config, mount)
     assert served == 2, (served, said[-400:])  # EROFS: the admin's to fix (hsml27)
