@@ -146,6 +146,9 @@ class SipSettings:
             raise ConfigError("[sip] max_in_flight must be 1 or more")
         if self.max_in_flight_per_source < 1:
             raise ConfigError("[sip] max_in_flight_per_source must be 1 or more")
+        if self.max_transactions < 2:  # TimerSettings: a place for each kind of request
+            raise ConfigError("[sip] max_transactions must be 2 or more (requests other "
+                              "than INVITE take half of it at most: half of 1 is none)")
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS listener's context (None without ``tls``); ConfigError naming the key
