@@ -46,7 +46,8 @@ RFC 3261 client sends: a non-INVITE client's timer E at T2 = 8·T1 (an INVITE cl
 timer A sends 6). Each answer goes where the first went (§18.2.2: the request that made
 the transaction), not to the retransmission's own source — unless that was a connection
 now closed, when a copy from the same address (a new connection, or UDP) takes them
-(``move``: the front's ``_answered_at``, hsip26), never another host's (hrev135). So one
+(``move``: the front's ``_answered_at``, hsip26), never another host's (hrev135); moved
+to datagrams, an INVITE's answer is sent again by timer G to its timer H (hsip30). So one
 INVITE costs at most 1 + 10 (timer G) + 10 copies of its final response over 64·T1, to
 the allowed source that asked, one per request beyond timer G's; timer G's are the RFC's
 own, and its ACK stops them.
@@ -336,12 +337,26 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.dest
 
-    def move(self, key: Hashable, dest: object) -> None:
+    def move(self, key: Hashable, dest: object, *, reliable: bool, now: float) -> None:
         """The transaction's answers go to ``dest`` from now on (its first connection
-        closed: the front's ``_answered_at``)."""
+        closed: the front's ``_answered_at``), over a transport ``reliable`` or not.
+
+        Moved from a stream to datagrams, an INVITE's final response is retransmitted by
+        timer G from ``now`` (the copy just sent) until its ACK or timer H, which keeps
+        its time (§17.2.1: G is for unreliable transports; a transaction begun over TCP
+        kept G off when moved to UDP, hsip30); its ACK then lingers T4 (timer I). Not
+        answered yet, G starts with the answer (``respond``)."""
         tx = self._table.get(key)
-        if tx is not None:
-            tx.dest = dest
+        if tx is None:
+            return
+        tx.dest = dest
+        if reliable or not tx.reliable:
+            return
+        tx.reliable = False
+        if tx.invite and tx.response is not None and tx.next_send is None:
+            tx.interval = self.settings.t1
+            tx.next_send = now + self.settings.t1
+            self._schedule(key, tx, expires=tx.expires)
 
     def final_tag(self, key: Hashable) -> str | None:
         """The To tag of the final response sent for ``key``, if it is still known: the
