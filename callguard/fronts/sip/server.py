@@ -1097,7 +1097,18 @@ class SipFront:
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport, ident: int | None = None,
                merge: str | None = None) -> Receipt:
-        """The transaction table's answer to a request; a retransmission is answered."""
+        """The transaction table's answer to a request; a retransmission is answered.
+
+        A copy in clear of a request first sent over TLS is refused before the table
+        sees it (``_downgrade_refused``): nothing is sent to it, so it must not count as
+        a retransmission answered. hsip30 counted it (``receive`` before ``_answered_at``):
+        ``max_retransmits`` clear copies, a dialer falling back from TLS or anyone
+        repeating the request in clear, and the dialer's own copy over a new TLS
+        connection was absorbed, its INVITE decided and never answered (hrev144)."""
+        if method != "ACK" and self._downgrading(key, addr, transport) and (
+                self.transactions.repeats(key, ident)):
+            self._downgrade_refused(addr[0])
+            return Receipt.ABSORBED
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
                                                    now=time.monotonic(), identity=ident,
                                                    merge=merge)
@@ -1137,8 +1148,7 @@ class SipFront:
         first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
         if not self._moving(key, addr):
             return first_addr, first
-        if cast(_Tcp, first).tls is not None and not (
-                isinstance(transport, _Tcp) and transport.tls is not None):
+        if self._downgrading(key, addr, transport):  # refused in ``_known``: not reached
             self._downgrade_refused(addr[0])
             return first_addr, first
         self.transactions.move(key, (addr, transport), reliable=transport.reliable,
@@ -1155,6 +1165,16 @@ class SipFront:
         first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
         return isinstance(first, _Tcp) and not first.is_open(first_addr) and (
             as_written(addr[0]) == as_written(first_addr[0]))
+
+    def _downgrading(self, key: Hashable, addr: tuple[str, int], transport: _Transport
+                     ) -> bool:
+        """Whether a copy of ``key``'s request from ``addr`` on ``transport`` would move
+        answers of a request first sent over TLS to clear text (``_answered_at``)."""
+        if not self._moving(key, addr):
+            return False
+        first = cast(tuple[tuple[str, int], _Tcp], self.transactions.destination(key))[1]
+        return first.tls is not None and not (
+            isinstance(transport, _Tcp) and transport.tls is not None)
 
     def _downgrade_refused(self, source: str) -> None:
         """A request first sent over TLS came again in clear (TCP, UDP): its answer is
