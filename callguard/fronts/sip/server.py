@@ -146,6 +146,9 @@ class SipSettings:
             raise ConfigError("[sip] max_in_flight must be 1 or more")
         if self.max_in_flight_per_source < 1:
             raise ConfigError("[sip] max_in_flight_per_source must be 1 or more")
+        if self.max_transactions < 2:  # TimerSettings: a place for each kind of request
+            raise ConfigError("[sip] max_transactions must be 2 or more (requests other "
+                              "than INVITE take half of it at most: half of 1 is none)")
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS listener's context (None without ``tls``); ConfigError naming the key
@@ -827,6 +830,7 @@ class SipFront:
         self._deciding_by: Counter[str] = Counter()  # source (``source_holder``) -> how many
         self._busy_logged = -_CAP_LOG_S  # when max_in_flight was last logged
         self._source_busy_logged = -_CAP_LOG_S  # and max_in_flight_per_source
+        self._downgrade_logged = -_CAP_LOG_S  # and a TLS answer kept from clear text
         self._draining = False  # stopping: no new INVITE is decided (``drain``)
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
@@ -954,7 +958,10 @@ class SipFront:
             return
         ident = self._identity(data)
         if peeked is not None and self.transactions.answered(peeked[1]) is not None and (
-                self.transactions.repeats(peeked[1], ident)):
+                self.transactions.repeats(peeked[1], ident)) and (
+                transport.reliable or not self._moving(peeked[1], addr)):
+            # a datagram that moves its transaction's answers is read whole: they go where
+            # its Via says (§18.2.2, ``_stamp_via``), as a first answer does (hsip30)
             self._known(peeked[0], peeked[1], addr, transport, ident)  # a retransmission
             return
         try:
@@ -1090,7 +1097,18 @@ class SipFront:
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport, ident: int | None = None,
                merge: str | None = None) -> Receipt:
-        """The transaction table's answer to a request; a retransmission is answered."""
+        """The transaction table's answer to a request; a retransmission is answered.
+
+        A copy in clear of a request first sent over TLS is refused before the table
+        sees it (``_downgrade_refused``): nothing is sent to it, so it must not count as
+        a retransmission answered. hsip30 counted it (``receive`` before ``_answered_at``):
+        ``max_retransmits`` clear copies, a dialer falling back from TLS or anyone
+        repeating the request in clear, and the dialer's own copy over a new TLS
+        connection was absorbed, its INVITE decided and never answered (hrev144)."""
+        if method != "ACK" and self._downgrading(key, addr, transport) and (
+                self.transactions.repeats(key, ident)):
+            self._downgrade_refused(addr[0])
+            return Receipt.ABSORBED
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
                                                    now=time.monotonic(), identity=ident,
                                                    merge=merge)
@@ -1118,16 +1136,59 @@ class SipFront:
         them: §18.2.2 sends to the ``received`` address, the first request's source. Any
         other allowed host sending the same request, or a forged UDP source, was given
         the answer and kept it (a datagram source is never closed), the dialer's own
-        copy afterwards unanswered (hrev135)."""
+        copy afterwards unanswered (hrev135).
+
+        A copy by UDP has ``addr`` from its Via, as a first request's answers (``received``
+        reads such a copy whole, ``_moving``), and starts timer G (``move``). An answer to
+        a request first sent over TLS never moves to clear text (``_downgrade_refused``):
+        only to a new TLS connection (hsip30)."""
         dest = self.transactions.destination(key)
         if dest is None:
             return addr, transport
         first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
-        if isinstance(first, _Tcp) and not first.is_open(first_addr) and (
-                as_written(addr[0]) == as_written(first_addr[0])):
-            self.transactions.move(key, (addr, transport))
-            return addr, transport
-        return first_addr, first
+        if not self._moving(key, addr):
+            return first_addr, first
+        if self._downgrading(key, addr, transport):  # refused in ``_known``: not reached
+            self._downgrade_refused(addr[0])
+            return first_addr, first
+        self.transactions.move(key, (addr, transport), reliable=transport.reliable,
+                               now=time.monotonic())
+        return addr, transport
+
+    def _moving(self, key: Hashable, addr: tuple[str, int]) -> bool:
+        """Whether a copy of ``key``'s request from ``addr`` takes its answers
+        (``_answered_at``): its first came on a connection now closed, from ``addr``'s
+        host. Over UDP ``addr`` is where the copy's Via sends answers (``_stamp_via``)."""
+        dest = self.transactions.destination(key)
+        if dest is None:
+            return False
+        first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
+        return isinstance(first, _Tcp) and not first.is_open(first_addr) and (
+            as_written(addr[0]) == as_written(first_addr[0]))
+
+    def _downgrading(self, key: Hashable, addr: tuple[str, int], transport: _Transport
+                     ) -> bool:
+        """Whether a copy of ``key``'s request from ``addr`` on ``transport`` would move
+        answers of a request first sent over TLS to clear text (``_answered_at``)."""
+        if not self._moving(key, addr):
+            return False
+        first = cast(tuple[tuple[str, int], _Tcp], self.transactions.destination(key))[1]
+        return first.tls is not None and not (
+            isinstance(transport, _Tcp) and transport.tls is not None)
+
+    def _downgrade_refused(self, source: str) -> None:
+        """A request first sent over TLS came again in clear (TCP, UDP): its answer is
+        not moved there. It carries the decision and the caller ID to present, which the
+        dialer chose TLS to keep off the network, and a clear copy is what a path
+        attacker can send (hsip30: main answered it in clear). Counted
+        ``tls_downgrade_refused``; logged at most once a minute."""
+        self.stats.counts["tls_downgrade_refused"] += 1
+        now = time.monotonic()
+        if now - self._downgrade_logged >= _CAP_LOG_S:
+            self._downgrade_logged = now
+            _log.warning("sip_tls_downgrade_refused", source=source,
+                         fix="the dialer sent again in clear a request it first sent "
+                             "over TLS; its answer waits for a new TLS connection")
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
                  transport: _Transport, refusal: _Refusal | None = None,

@@ -38,14 +38,16 @@ INVITE server transaction at once and its retransmission is the UAS core's (§13
 
 Two bounds make the server useless as an amplifier: the table has a maximum size (a new
 request beyond it is refused, not stored; requests other than INVITE and a CANCEL of one
-kept take half of it at most, so a flood of them leaves room for the calls), and a
+kept take half of it at most, so a flood of them leaves room for the calls; such a CANCEL
+is taken even past the bound, one per kept INVITE: twice the bound at worst), and a
 transaction answers at most ``max_retransmits`` retransmitted requests with its final
 response (and as many, before it, with its 100 (Trying)) — 10 by default, the most an
 RFC 3261 client sends: a non-INVITE client's timer E at T2 = 8·T1 (an INVITE client's
 timer A sends 6). Each answer goes where the first went (§18.2.2: the request that made
 the transaction), not to the retransmission's own source — unless that was a connection
 now closed, when a copy from the same address (a new connection, or UDP) takes them
-(``move``: the front's ``_answered_at``, hsip26), never another host's (hrev135). So one
+(``move``: the front's ``_answered_at``, hsip26), never another host's (hrev135); moved
+to datagrams, an INVITE's answer is sent again by timer G to its timer H (hsip30). So one
 INVITE costs at most 1 + 10 (timer G) + 10 copies of its final response over 64·T1, to
 the allowed source that asked, one per request beyond timer G's; timer G's are the RFC's
 own, and its ACK stops them.
@@ -89,6 +91,12 @@ class TimerSettings:
         if not 0 < self.t1 <= self.t2:
             # timer G would fire every T2 < T1: more than 64 copies before timer H
             raise ValueError(f"timers need 0 < T1 <= T2 (T1 {self.t1}, T2 {self.t2})")
+        if self.max_transactions < 2:
+            # the requests other than INVITE take half the table at most: half of 1 is 0,
+            # and every OPTIONS was refused; one of the one place for them would let a
+            # single OPTIONS lock every INVITE out for 64·T1 (hsip30)
+            raise ValueError(f"max_transactions {self.max_transactions}: 2 at least, a "
+                             "place for an INVITE and one for another request")
 
 
 def transaction_key(*, branch: str | None, sent_by: str, method: str, call_id: str,
@@ -230,11 +238,17 @@ class ServerTransactions:
                 self.counts["merged"] += 1
                 return Receipt.MERGED
         invite = method == "INVITE"
-        if len(self) >= self.settings.max_transactions:
+        cancels = method == "CANCEL" and self._cancels_live(key)
+        if len(self) >= self.settings.max_transactions and not cancels:
+            # A CANCEL of a kept INVITE is admitted past the bound (§9.2: it is answered
+            # 200 and its INVITE 487): refused 503 with the table full, the withdrawn call
+            # went on being decided and was answered 302 (hsip30). Its key is its
+            # INVITE's, the method aside: one at most per kept INVITE, so the table holds
+            # twice ``max_transactions`` at worst.
             self.counts["table_full"] += 1
             return Receipt.FULL
         if not invite and self._others >= self.settings.max_transactions // 2 and not (
-                method == "CANCEL" and self._cancels_live(key)):
+                cancels):
             # OPTIONS, BYE and the like keep their place 64·T1 (timer J) over UDP: one
             # peer's flood of them (2,048 a second, a fifth of rate_per_source) filled the
             # table, and every dialer's INVITE was answered 503 for as long as it went on
@@ -323,12 +337,26 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.dest
 
-    def move(self, key: Hashable, dest: object) -> None:
+    def move(self, key: Hashable, dest: object, *, reliable: bool, now: float) -> None:
         """The transaction's answers go to ``dest`` from now on (its first connection
-        closed: the front's ``_answered_at``)."""
+        closed: the front's ``_answered_at``), over a transport ``reliable`` or not.
+
+        Moved from a stream to datagrams, an INVITE's final response is retransmitted by
+        timer G from ``now`` (the copy just sent) until its ACK or timer H, which keeps
+        its time (§17.2.1: G is for unreliable transports; a transaction begun over TCP
+        kept G off when moved to UDP, hsip30); its ACK then lingers T4 (timer I). Not
+        answered yet, G starts with the answer (``respond``)."""
         tx = self._table.get(key)
-        if tx is not None:
-            tx.dest = dest
+        if tx is None:
+            return
+        tx.dest = dest
+        if reliable or not tx.reliable:
+            return
+        tx.reliable = False
+        if tx.invite and tx.response is not None and tx.next_send is None:
+            tx.interval = self.settings.t1
+            tx.next_send = now + self.settings.t1
+            self._schedule(key, tx, expires=tx.expires)
 
     def final_tag(self, key: Hashable) -> str | None:
         """The To tag of the final response sent for ``key``, if it is still known: the
