@@ -256,8 +256,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 return
             counts["bad_headers"] += 1
             counts[f"header_{exc.kind}"] += 1
-            _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)),
-                         answered=exc.ended)
+            _log.warning("fastagi_bad_headers", kind=exc.kind,
+                         reason=redact_digits(str(exc)), answered=exc.ended,
+                         **({"skipped": exc.skipped} if exc.skipped else {}))
             if exc.ended:
                 await self._refuse_unread(writer)
         except (ConnectionError, TimeoutError, OSError) as exc:
@@ -269,8 +270,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 counts["close_aborted"] += 1
 
     async def _refuse_unread(self, writer: asyncio.StreamWriter) -> None:
-        """A block larger than ``max_header_bytes`` whose end came (``HeaderError.ended``):
-        Asterisk waits for a command, so it is answered BLOCK with the reason (and opt-out
+        """A block larger than ``max_header_bytes`` whose end came, or that was read no
+        further (``HeaderError.ended``; wire.py ``_skip_block``: Asterisk reads the answer
+        once its writes give up): Asterisk waits for a command, so it is answered BLOCK
+        with the reason (and opt-out
         FAILED: its route was not read), as at the session cap — nothing decided, nothing
         recorded, no slot held for the reply. The shipped dialplan then logs that reason,
         not "gave no usable answer" with a hint at ``allowed_sources``."""
@@ -323,7 +326,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         refused: str | None = None
         gone = False
         try:
-            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
+            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000,
+                                         limit=self.settings.max_header_bytes)
         except AmbiguousHeaders as exc:  # answered: BLOCK, or opt-out FAILED
             headers, refused = exc.headers, str(exc)
             self.stats.counts[f"header_{exc.kind}"] += 1

@@ -1,0 +1,113 @@
+"""hagi30: the FastAGI front against hostile or broken peers, over real sockets.
+
+1. A block past ``max_header_bytes`` streamed without end: read no further than
+   ``max_header_bytes + SKIP_PAST_LIMIT`` bytes (on main: for the whole header deadline),
+   answered BLOCK (Asterisk reads it once its writes give up: res_agi.c ``setup_env``
+   ignores ``ast_agi_send``'s result), closed; other calls decided meanwhile.
+2. Silent allowed connections: one ``fastagi_bad_headers`` line per kind and minute with
+   a count (on main: one line each), the counters counting each.
+3. A request with no script path, or no arguments: the reason says what is missing (on
+   main: "no FastAGI route ''", and "campaign '' is not configured").
+
+The peer standing for Asterisk is tests/fake_asterisk.py (the recorded Asterisk 22.10.1
+block); the streaming one writes as ``ast_carefulwrite`` does (a write given 100 ms, then
+given up) from a blocking socket in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import structlog
+
+from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi.wire import SKIP_PAST_LIMIT
+from tests.asterisk_replica import exec_mset_variables
+from tests.fake_asterisk import agi_session, header_block
+from tests.test_fastagi import UT, compliance_records, node
+
+__all__ = ["node"]  # the fixture, from test_fastagi: max_header_bytes 16 KiB, 500 ms
+
+NUMBER = "8015550142"
+_BUFFER = 16384  # each socket's buffer in the streaming test (the kernel doubles it)
+
+
+def _records(node) -> list[dict]:
+    path = node.runtime.settings.data_dir / "compliance.jsonl"
+    return compliance_records(node) if path.exists() else []
+
+
+def _stream(port: int, seconds: float) -> tuple[int, bytes, int]:
+    """Asterisk's side of an endless block: the recorded block's lines, then one value
+    that never ends, each send given 100 ms (``ast_carefulwrite``), the stream given up at
+    the first that cannot go (setup_env then reads our command) or a reset, or after
+    ``seconds``. What the kernel took, what callguard wrote back, and the buffers' sizes
+    (sent bytes past callguard's reads sit in them)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
+    sock.connect(("127.0.0.1", port))
+    sndbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    sock.settimeout(0.1)
+    sent = 0
+    chunk = b"7" * 4096
+    try:
+        opening = header_block(c.ROUTE_CHECK, [NUMBER, UT])[:-1] + b"agi_arg_6: "
+        sock.sendall(opening)
+        sent += len(opening)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                sent += sock.send(chunk)
+            except TimeoutError:
+                break  # callguard reads no more: on to run_agi, as setup_env goes
+            except OSError:
+                break  # reset: callguard closed
+        sock.settimeout(3)
+        answer = b""
+        try:
+            while not answer.endswith(b"\n") and (more := sock.recv(4096)):
+                answer += more
+        except OSError:
+            pass
+        return sent, answer, sndbuf
+    finally:
+        sock.close()
+
+
+async def test_an_endless_block_is_read_no_further_than_64k_past_the_limit(node):
+    """At loopback speed the peer was read for the whole header deadline (500 ms here:
+    megabytes) and closed unanswered; now reading stops ``SKIP_PAST_LIMIT`` bytes past
+    ``max_header_bytes`` (logged, exact), the peer's writes stall (what it got into the
+    socket is that plus the buffers), the BLOCK goes out and is read after the close's
+    reset, and calls made meanwhile are decided. Fails on main: no answer, no ``skipped``,
+    and the peer's bytes run to megabytes."""
+    limit = node.settings.max_header_bytes
+    listener = node._server.sockets[0]
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)  # accepted inherit
+    rcvbuf = listener.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    with structlog.testing.capture_logs() as logs:
+        streaming = asyncio.create_task(asyncio.to_thread(_stream, node.port, 5.0))
+        await asyncio.sleep(0.05)
+        verdicts = [(await agi_session(node.port, c.ROUTE_CHECK, [NUMBER, UT]))
+                    .variables.get(c.VAR_VERDICT) for _ in range(3)]
+        sent, answer, sndbuf = await streaming
+    assert verdicts == ["ALLOW"] * 3  # decided while the peer streamed
+    # What the peer got into the socket: callguard's reads, the StreamReader's buffer
+    # (asyncio pauses reading past twice the limit, a read past it at most), the buffers.
+    assert sent <= limit + SKIP_PAST_LIMIT + 2 * limit + 2 * rcvbuf + sndbuf, (sent, rcvbuf,
+                                                                              sndbuf)
+    assert answer.startswith(b"EXEC MSet "), answer[:80]
+    variables = exec_mset_variables(answer.decode().rstrip("\n"))
+    assert (variables[c.VAR_VERDICT], variables[c.VAR_RULE]) == (
+        "BLOCK", "callguard:bad-agi-request")
+    assert "max_header_bytes" in variables[c.VAR_REASON]
+    bad = [e for e in logs if e["event"] == "fastagi_bad_headers"]
+    assert [(e["kind"], e["answered"], e["skipped"]) for e in bad] == [
+        ("too_large", True, limit + SKIP_PAST_LIMIT)]
+    assert "read no further" in bad[0]["reason"]
+    counts = node.stats.counts
+    assert (counts["header_too_large"], counts["too_large_answered"]) == (1, 1)
+    assert counts["allow"] == 3
+    assert [r["verdict"] for r in _records(node)] == ["ALLOW"] * 3  # the block's: none
