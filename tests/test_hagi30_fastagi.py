@@ -23,6 +23,7 @@ import time
 import structlog
 
 from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi.kindlog import KindLog
 from callguard.fronts.fastagi.wire import SKIP_PAST_LIMIT
 from tests.asterisk_replica import exec_mset_variables
 from tests.fake_asterisk import agi_session, header_block
@@ -111,3 +112,53 @@ async def test_an_endless_block_is_read_no_further_than_64k_past_the_limit(node)
     assert (counts["header_too_large"], counts["too_large_answered"]) == (1, 1)
     assert counts["allow"] == 3
     assert [r["verdict"] for r in _records(node)] == ["ALLOW"] * 3  # the block's: none
+
+
+async def test_400_silent_connections_log_one_line_with_a_count(node):
+    """400 allowed peers that never send (a broken dialer's, or an attacker's): each
+    counted (``header_timeout``), one warning for the kind, and after the minute the
+    next line counts what came since. Fails on main: 400 lines."""
+    clock = [0.0]
+    node._bad_headers = KindLog(structlog.get_logger("callguard.fastagi"),
+                                "fastagi_bad_headers", 60.0, clock=lambda: clock[0])
+    with structlog.testing.capture_logs() as logs:
+        peers = [await asyncio.open_connection("127.0.0.1", node.port) for _ in range(400)]
+        async with asyncio.timeout(20):
+            while node.stats.counts["header_timeout"] < 400:
+                await asyncio.sleep(0.05)
+        for _, writer in peers:
+            writer.close()
+        clock[0] = 61.0
+        _, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        async with asyncio.timeout(5):
+            while node.stats.counts["header_timeout"] < 401:
+                await asyncio.sleep(0.05)
+        writer.close()
+    lines = [(e["kind"], e["count"]) for e in logs if e["event"] == "fastagi_bad_headers"]
+    assert lines == [("timeout", 1), ("timeout", 400)]
+    counts = node.stats.counts
+    assert (counts["bad_headers"], counts["header_timeout"]) == (401, 401)
+    assert (await agi_session(node.port, c.ROUTE_CHECK, [NUMBER, UT])).variables[
+        c.VAR_VERDICT] == "ALLOW"
+
+
+def test_kind_log_counts_each_kind_apart():
+    """The pure part, on a synthetic clock: a kind's first line at once, the rest of its
+    minute counted into its next line; kinds apart."""
+    clock = [0.0]
+    seen: list[tuple[str, str, int]] = []
+
+    class Logger:
+        def warning(self, event, **fields):
+            seen.append((event, fields["kind"], fields["count"]))
+
+    log = KindLog(Logger(), "e", 60.0, clock=lambda: clock[0])
+    assert [log.note("timeout"), log.note("timeout"), log.note("closed")] == [True, False,
+                                                                               True]
+    clock[0] = 59.9
+    assert log.note("timeout") is False
+    clock[0] = 60.0
+    assert log.note("timeout") is True
+    assert log.note("closed") is True  # 60 s after its first line too
+    assert seen == [("e", "timeout", 1), ("e", "closed", 1), ("e", "timeout", 3),
+                    ("e", "closed", 1)]

@@ -32,6 +32,7 @@ from callguard.fronts.dual_stack import (
     source_allowed,
 )
 from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi.kindlog import KindLog
 from callguard.fronts.fastagi.wire import (
     AGI_LINE_MAX,
     CHECK_HANGUP,
@@ -139,6 +140,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self._refused_logged: dict[str, tuple[float, int]] = {}
         self._capped_logged = -_REFUSED_LOG_S  # when max_connections was last logged
         self._capped_refused = 0  # connections closed at it since
+        self._bad_headers = KindLog(_log, "fastagi_bad_headers", _REFUSED_LOG_S)
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
@@ -256,9 +258,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 return
             counts["bad_headers"] += 1
             counts[f"header_{exc.kind}"] += 1
-            _log.warning("fastagi_bad_headers", kind=exc.kind,
-                         reason=redact_digits(str(exc)), answered=exc.ended,
-                         **({"skipped": exc.skipped} if exc.skipped else {}))
+            # One line per kind a minute at most, with a count (``KindLog``): each peer's
+            # was a line, so 400 silent connections wrote 400; the counters count each.
+            self._bad_headers.note(exc.kind, reason=redact_digits(str(exc)),
+                                   answered=exc.ended,
+                                   **({"skipped": exc.skipped} if exc.skipped else {}))
             if exc.ended:
                 await self._refuse_unread(writer)
         except (ConnectionError, TimeoutError, OSError) as exc:
