@@ -26,7 +26,7 @@ from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.kindlog import KindLog
 from callguard.fronts.fastagi.wire import SKIP_PAST_LIMIT
 from tests.asterisk_replica import exec_mset_variables
-from tests.fake_asterisk import agi_session, header_block
+from tests.fake_asterisk import REPLY_OK, agi_session, asterisk_answer, header_block
 from tests.test_fastagi import UT, compliance_records, node
 
 __all__ = ["node"]  # the fixture, from test_fastagi: max_header_bytes 16 KiB, 500 ms
@@ -162,3 +162,57 @@ def test_kind_log_counts_each_kind_apart():
     assert log.note("closed") is True  # 60 s after its first line too
     assert seen == [("e", "timeout", 1), ("e", "closed", 1), ("e", "timeout", 3),
                     ("e", "closed", 1)]
+
+
+async def _raw_session(port: int, block: bytes) -> dict[str, str]:
+    """Send ``block``, answer as a live channel; the variables the channel holds."""
+    channel: dict[str, str] = {}
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(block)
+        async with asyncio.timeout(5):
+            while line := await reader.readline():
+                writer.write(asterisk_answer(line.decode().rstrip("\n"), channel, REPLY_OK))
+    finally:
+        writer.close()
+    return channel
+
+
+async def test_a_url_with_no_script_path_says_the_path_is_missing(node):
+    """``AGI(agi://127.0.0.1:4573)``: launch_netscript sends no agi_network_script line
+    and the request has no path. Was "no FastAGI route ''"."""
+    block = header_block(c.ROUTE_CHECK, [])
+    lines = [line for line in block[:-2].split(b"\n")
+             if not line.startswith(b"agi_network_script")]
+    lines = [b"agi_request: agi://127.0.0.1:4573" if line.startswith(b"agi_request")
+             else line for line in lines]
+    channel = await _raw_session(node.port, b"\n".join(lines) + b"\n\n")
+    assert (channel[c.VAR_VERDICT], channel[c.VAR_RULE]) == ("BLOCK",
+                                                             "callguard:unknown-route")
+    assert "names no script" in channel[c.VAR_REASON]
+    assert f"agi://HOST:PORT/{c.ROUTE_CHECK}" in channel[c.VAR_REASON]
+    assert channel[c.OPTOUT_RESULT] == "FAILED"
+
+
+async def test_a_check_with_no_arguments_says_the_arguments_are_missing(node):
+    """``AGI(agi://HOST:4573/callguard)``, the arguments forgotten: BLOCK
+    bad-agi-request naming them all, recorded. Was "campaign '' is not configured"
+    (unknown-campaign), as if only the campaign were missing."""
+    channel = await _raw_session(node.port, header_block(c.ROUTE_CHECK, []))
+    assert (channel[c.VAR_VERDICT], channel[c.VAR_RULE]) == ("BLOCK",
+                                                             "callguard:bad-agi-request")
+    reason = channel[c.VAR_REASON]
+    assert "passed no arguments" in reason
+    assert "NUMBER,CAMPAIGN,MODE,LINKEDID,LOCATION" in reason
+    assert "is not configured" not in reason
+    assert [(r["verdict"], r["rule"]) for r in _records(node)] == [
+        ("BLOCK", "callguard:bad-agi-request")]
+
+
+async def test_an_opt_out_with_no_arguments_says_the_arguments_are_missing(node):
+    """The opt-out route alike: FAILED, nothing recorded, the missing arguments named."""
+    channel = await _raw_session(node.port, header_block(c.ROUTE_OPTOUT, []))
+    assert channel[c.OPTOUT_RESULT] == "FAILED"
+    assert "passed no arguments" in channel[c.VAR_REASON]
+    assert "NUMBER,CAMPAIGN,MODE,LINKEDID" in channel[c.VAR_REASON]
+    assert "nothing recorded" in channel[c.VAR_REASON]

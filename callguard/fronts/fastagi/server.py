@@ -441,7 +441,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if route is None:
             variables = self._unknown_route(script)
         else:
-            refused = refused or _unexpected_args(name, headers)
+            refused = refused or _no_args(name, headers) or _unexpected_args(name, headers)
             hung_up: bool | None = False
             # Asked with the arguments refused too: a hangup handler's check is on a dead
             # channel whatever its arguments, and the record says so (``_dead_channel``).
@@ -855,11 +855,18 @@ class FastAgiServer(Application):  # type: ignore[misc]
         ALLOW recorded and counted against the number's caps, the request never recorded.
         ``CALLGUARD_OPTOUT`` FAILED too, so either dialplan reads a refusal."""
         self.stats.counts["unknown_route"] += 1
+        use = (f"use {c.ROUTE_CHECK} to check a call, {c.ROUTE_OPTOUT} to record a "
+               "do-not-call request")
+        # No path in the URL (agi://HOST:PORT): launch_netscript sends no
+        # agi_network_script line at all; "no FastAGI route ''" named nothing to fix.
+        missing = not script.split("?", 1)[0]
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {quoted(script, 40)}; use {c.ROUTE_CHECK} to "
-                          f"check a call, {c.ROUTE_OPTOUT} to record a do-not-call request",
+            c.VAR_REASON: (f"the AGI URL names no script (agi://HOST:PORT with no path: "
+                           f"agi_network_script missing or empty); {use}: "
+                           f"agi://HOST:PORT/{c.ROUTE_CHECK}" if missing else
+                           f"no FastAGI route {quoted(script, 40)}; {use}"),
             c.VAR_CAUSE: str(self.settings.block_cause),
             c.OPTOUT_RESULT: "FAILED",
         }
@@ -901,6 +908,21 @@ def not_dialable(number: str) -> str | None:
         return None
     return ("ARG1 is dialled as given, so it must be ASCII digits with an optional "
             "leading + (what is dialled must be what was checked)")
+
+
+_ARG_NAMES = {c.ROUTE_CHECK: "NUMBER,CAMPAIGN,MODE,LINKEDID,LOCATION",
+              c.ROUTE_OPTOUT: "NUMBER,CAMPAIGN,MODE,LINKEDID"}
+
+
+def _no_args(route: str, headers: dict[str, str]) -> str | None:
+    """Why a request with no AGI() argument at all is refused, or None. Without it the
+    gate answered "campaign '' is not configured" (an opt-out's FAILED said the same):
+    the admin was sent to the campaigns, when the dialplan had called AGI() with the URL
+    alone and NUMBER was missing as well."""
+    if any(key.startswith("agi_arg_") for key in headers):
+        return None
+    return (f"the dialplan passed no arguments: route {route} takes {_ARG_NAMES[route]} "
+            f"after the URL (AGI(agi://HOST:PORT/{route},{_ARG_NAMES[route]}))")
 
 
 def _unexpected_args(route: str, headers: dict[str, str]) -> str | None:
