@@ -42,10 +42,10 @@ def _records(node) -> list[dict]:
 
 def _stream(port: int, seconds: float) -> tuple[int, bytes, int]:
     """Asterisk's side of an endless block: the recorded block's lines, then one value
-    that never ends, each send given 100 ms (``ast_carefulwrite``), the stream given up at
-    the first that cannot go (setup_env then reads our command) or a reset, or after
-    ``seconds``. What the kernel took, what callguard wrote back, and the buffers' sizes
-    (sent bytes past callguard's reads sit in them)."""
+    that never ends, each send given 100 ms (``ast_carefulwrite``; setup_env goes on to
+    its next line when one fails), the stream given up at a reset, after ten sends given
+    up in a row, or after ``seconds``. What the kernel took, what callguard wrote back,
+    and the socket's send buffer (sent bytes past callguard's reads sit in the buffers)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
     sock.connect(("127.0.0.1", port))
@@ -58,11 +58,16 @@ def _stream(port: int, seconds: float) -> tuple[int, bytes, int]:
         sock.sendall(opening)
         sent += len(opening)
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        stalled = 0
+        while time.monotonic() < end and stalled < 10:
             try:
                 sent += sock.send(chunk)
+                stalled = 0
             except TimeoutError:
-                break  # callguard reads no more: on to run_agi, as setup_env goes
+                # Each of setup_env's lines gets its 100 ms; ten in a row (a second) and
+                # this peer goes on to read, as run_agi would. A loaded loop's pause is
+                # shorter: callguard's answer and close come first (a reset).
+                stalled += 1
             except OSError:
                 break  # reset: callguard closed
         sock.settimeout(3)
