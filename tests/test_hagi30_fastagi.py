@@ -95,9 +95,12 @@ async def test_an_endless_block_is_read_no_further_than_64k_past_the_limit(node)
     rcvbuf = listener.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     with structlog.testing.capture_logs() as logs:
         streaming = asyncio.create_task(asyncio.to_thread(_stream, node.port, 5.0))
-        await asyncio.sleep(0.05)
-        verdicts = [(await agi_session(node.port, c.ROUTE_CHECK, [NUMBER, UT]))
-                    .variables.get(c.VAR_VERDICT) for _ in range(3)]
+        async with asyncio.timeout(5):
+            while not node.stats.counts["connections"]:
+                await asyncio.sleep(0.001)
+        calls = await asyncio.gather(*(agi_session(node.port, c.ROUTE_CHECK, [NUMBER, UT])
+                                       for _ in range(3)))
+        verdicts = [call.variables.get(c.VAR_VERDICT) for call in calls]
         sent, answer, sndbuf = await streaming
     assert verdicts == ["ALLOW"] * 3  # decided while the peer streamed
     # What the peer got into the socket: callguard's reads, the StreamReader's buffer
