@@ -25,7 +25,12 @@ class KindLog:
     with ``count``, the events of that kind since the kind's last line, itself included.
     Events after a kind's last line stay unlogged until the next one of that kind comes
     (the counters have them all). The line's other fields are the event's that was
-    logged, and ``period_s`` says how long a line may stand for."""
+    logged, and ``period_s`` says how long a line may stand for.
+
+    ``apart``: events of one kind that must not stand for each other (a too-large block
+    answered BLOCK, and one closed unanswered: the dialplan of the second got no answer)
+    are lined and counted apart, one table entry per (kind, apart); the code's own
+    values, never a peer's."""
 
     def __init__(self, logger: Any, event: str, period: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -33,19 +38,21 @@ class KindLog:
         self._event = event
         self._period = period
         self._clock = clock
-        self._last: dict[str, float] = {}  # kind -> when its last line was written
-        self._since: dict[str, int] = {}  # kind -> events not yet in a line
+        # (kind, apart) -> when its last line was written / events not yet in a line
+        self._last: dict[tuple[str, str], float] = {}
+        self._since: dict[tuple[str, str], int] = {}
 
-    def note(self, kind: str, **fields: Any) -> bool:
+    def note(self, kind: str, *, apart: str = "", **fields: Any) -> bool:
         """Count one event of ``kind``; log it when a line is due. Whether it was."""
-        since = self._since.get(kind, 0) + 1
+        key = (kind, apart)
+        since = self._since.get(key, 0) + 1
         now = self._clock()
-        last = self._last.get(kind)
+        last = self._last.get(key)
         if last is not None and now - last < self._period:
-            self._since[kind] = since
+            self._since[key] = since
             return False
-        self._last[kind] = now
-        self._since[kind] = 0
+        self._last[key] = now
+        self._since[key] = 0
         self._logger.warning(self._event, kind=kind, count=since,
                              period_s=self._period, **fields)
         return True

@@ -260,8 +260,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
             counts[f"header_{exc.kind}"] += 1
             # One line per kind a minute at most, with a count (``KindLog``): each peer's
             # was a line, so 400 silent connections wrote 400; the counters count each.
-            self._bad_headers.note(exc.kind, reason=redact_digits(str(exc)),
-                                   answered=exc.ended,
+            # Answered or not, apart: an answered too-large block's line stood for the
+            # unanswered ones of its minute (their dialplan got no answer at all).
+            self._bad_headers.note(exc.kind, apart="answered" if exc.ended else "",
+                                   reason=redact_digits(str(exc)), answered=exc.ended,
                                    **({"skipped": exc.skipped} if exc.skipped else {}))
             if exc.ended:
                 await self._refuse_unread(writer)
