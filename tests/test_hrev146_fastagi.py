@@ -23,7 +23,7 @@ from callguard.fronts.fastagi.kindlog import KindLog
 from callguard.fronts.fastagi.wire import SKIP_PAST_LIMIT
 from tests.asterisk_replica import exec_mset_variables
 from tests.fake_asterisk import agi_session, header_block
-from tests.test_fastagi import UT, node
+from tests.test_fastagi import UT, compliance_records, node
 
 __all__ = ["node"]  # the fixture, from test_fastagi: max_header_bytes 16 KiB, 500 ms
 
@@ -111,3 +111,23 @@ def test_kind_log_keeps_lines_apart_by_apart():
     assert log.note("too_large", apart="", answered=False) is True
     assert seen == [("too_large", 1, True), ("too_large", 1, False),
                     ("too_large", 2, False)]
+
+
+async def test_a_request_with_no_arguments_records_what_it_answers(node):
+    """``AGI(agi://HOST:4573/callguard)``, no argument: setup_env writes no
+    ``agi_arg_N`` line at all (``for (count = 1; count < argc; count++)``). The record
+    holds the verdict, rule and reason Asterisk was told; the opt-out route alike is
+    FAILED and records nothing (its reason says so)."""
+    from tests.test_hagi30_fastagi import _raw_session
+
+    block = header_block(c.ROUTE_CHECK, [])
+    assert b"agi_arg_" not in block
+    channel = await _raw_session(node.port, block)
+    records = compliance_records(node)
+    assert [(r["verdict"], r["rule"], r["reason"]) for r in records] == [
+        (channel[c.VAR_VERDICT], channel[c.VAR_RULE], channel[c.VAR_REASON])]
+    assert channel[c.VAR_VERDICT] == "BLOCK"
+    channel = await _raw_session(node.port, header_block(c.ROUTE_OPTOUT, []))
+    assert channel[c.OPTOUT_RESULT] == "FAILED"
+    assert "nothing recorded" in channel[c.VAR_REASON]
+    assert len(compliance_records(node)) == 1
