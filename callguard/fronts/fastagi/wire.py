@@ -439,7 +439,11 @@ async def _skip_block(reader: asyncio.StreamReader, deadline: float, cap: int,
     ``fgets`` reads the answer; the close that follows is a reset (bytes left unread), and
     Linux keeps what came before a reset readable (tests/test_hagi30_fastagi.py reads
     it so), so ``run_agi`` runs the MSet, then reads the end (``!buf[0]``: "completed"):
-    AGISTATUS SUCCESS with CALLGUARD_VERDICT BLOCK (``agi_exec_full``)."""
+    AGISTATUS SUCCESS with CALLGUARD_VERDICT BLOCK (``agi_exec_full``). What the reset
+    keeps is what reached Asterisk: bytes still in callguard's send queue (unacknowledged,
+    a segment lost on the way) are dropped with it, never sent again, and that peer gets
+    no answer (hrev146 measured it on loopback with the peer's window full); only a peer
+    past what Asterisk writes comes here."""
     loop = asyncio.get_running_loop()
     last = b""
     read = 0
