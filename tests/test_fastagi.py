@@ -160,7 +160,7 @@ class TestContract:
                                                                      "America/New_York"}
 
     @pytest.mark.parametrize(("args", "rule"), [
-        ([], "callguard:unknown-campaign"),
+        ([], "callguard:bad-agi-request"),  # no argument at all (hagi30: was unknown-campaign)
         (["", UT], "callguard:number-not-dialable"),
         (["hello", UT], "callguard:number-not-dialable"),
         (["8015550123", "nope"], "callguard:unknown-campaign"),

@@ -76,22 +76,23 @@ async def test_an_oversized_block_streamed_for_ever_is_cut_at_the_header_deadlin
     _, writer = await asyncio.open_connection("127.0.0.1", node.port)
     started = loop.time()
     sent = 0
-    line = b"agi_x: " + b"7" * 1000 + b"\n"
+    # About 80 kB/s (hagi30): a faster stream meets SKIP_PAST_LIMIT before the deadline.
+    line = b"agi_x: " + b"7" * 2000 + b"\n"
     try:
         writer.write(header_block(c.ROUTE_CHECK, [NUMBER, UT])[:-1])
         async with asyncio.timeout(5):
             while not node.stats.counts["header_too_large"]:
-                writer.write(line * 16)
+                writer.write(line)
                 await writer.drain()
-                sent += 16 * len(line)
-                await asyncio.sleep(0.005)
+                sent += len(line)
+                await asyncio.sleep(0.025)
     except (ConnectionError, OSError):
         pass  # the server closed (a reset: its receive buffer held unread bytes)
     finally:
         writer.transport.abort()
     elapsed = loop.time() - started
     assert 0.4 < elapsed < 2, elapsed
-    assert sent > 100_000, sent  # it streamed all the while, far past the 16 KiB limit
+    assert sent > 20_000, sent  # it streamed all the while, past the 16 KiB limit
     counts = node.stats.counts
     assert (counts["header_too_large"], counts["too_large_answered"]) == (1, 0)
     assert counts["reply_failed"] == 0

@@ -32,6 +32,7 @@ from callguard.fronts.dual_stack import (
     source_allowed,
 )
 from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi.kindlog import KindLog
 from callguard.fronts.fastagi.wire import (
     AGI_LINE_MAX,
     CHECK_HANGUP,
@@ -139,6 +140,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self._refused_logged: dict[str, tuple[float, int]] = {}
         self._capped_logged = -_REFUSED_LOG_S  # when max_connections was last logged
         self._capped_refused = 0  # connections closed at it since
+        self._bad_headers = KindLog(_log, "fastagi_bad_headers", _REFUSED_LOG_S)
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
@@ -256,8 +258,13 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 return
             counts["bad_headers"] += 1
             counts[f"header_{exc.kind}"] += 1
-            _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)),
-                         answered=exc.ended)
+            # One line per kind a minute at most, with a count (``KindLog``): each peer's
+            # was a line, so 400 silent connections wrote 400; the counters count each.
+            # Answered or not, apart: an answered too-large block's line stood for the
+            # unanswered ones of its minute (their dialplan got no answer at all).
+            self._bad_headers.note(exc.kind, apart="answered" if exc.ended else "",
+                                   reason=redact_digits(str(exc)), answered=exc.ended,
+                                   **({"skipped": exc.skipped} if exc.skipped else {}))
             if exc.ended:
                 await self._refuse_unread(writer)
         except (ConnectionError, TimeoutError, OSError) as exc:
@@ -269,8 +276,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 counts["close_aborted"] += 1
 
     async def _refuse_unread(self, writer: asyncio.StreamWriter) -> None:
-        """A block larger than ``max_header_bytes`` whose end came (``HeaderError.ended``):
-        Asterisk waits for a command, so it is answered BLOCK with the reason (and opt-out
+        """A block larger than ``max_header_bytes`` whose end came, or that was read no
+        further (``HeaderError.ended``; wire.py ``_skip_block``: Asterisk reads the answer
+        once its writes give up): Asterisk waits for a command, so it is answered BLOCK
+        with the reason (and opt-out
         FAILED: its route was not read), as at the session cap — nothing decided, nothing
         recorded, no slot held for the reply. The shipped dialplan then logs that reason,
         not "gave no usable answer" with a hint at ``allowed_sources``."""
@@ -323,7 +332,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         refused: str | None = None
         gone = False
         try:
-            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
+            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000,
+                                         limit=self.settings.max_header_bytes)
         except AmbiguousHeaders as exc:  # answered: BLOCK, or opt-out FAILED
             headers, refused = exc.headers, str(exc)
             self.stats.counts[f"header_{exc.kind}"] += 1
@@ -433,7 +443,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if route is None:
             variables = self._unknown_route(script)
         else:
-            refused = refused or _unexpected_args(name, headers)
+            refused = refused or _no_args(name, headers) or _unexpected_args(name, headers)
             hung_up: bool | None = False
             # Asked with the arguments refused too: a hangup handler's check is on a dead
             # channel whatever its arguments, and the record says so (``_dead_channel``).
@@ -847,11 +857,18 @@ class FastAgiServer(Application):  # type: ignore[misc]
         ALLOW recorded and counted against the number's caps, the request never recorded.
         ``CALLGUARD_OPTOUT`` FAILED too, so either dialplan reads a refusal."""
         self.stats.counts["unknown_route"] += 1
+        use = (f"use {c.ROUTE_CHECK} to check a call, {c.ROUTE_OPTOUT} to record a "
+               "do-not-call request")
+        # No path in the URL (agi://HOST:PORT): launch_netscript sends no
+        # agi_network_script line at all; "no FastAGI route ''" named nothing to fix.
+        missing = not script.split("?", 1)[0]
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {quoted(script, 40)}; use {c.ROUTE_CHECK} to "
-                          f"check a call, {c.ROUTE_OPTOUT} to record a do-not-call request",
+            c.VAR_REASON: (f"the AGI URL names no script (agi://HOST:PORT with no path: "
+                           f"agi_network_script missing or empty); {use}: "
+                           f"agi://HOST:PORT/{c.ROUTE_CHECK}" if missing else
+                           f"no FastAGI route {quoted(script, 40)}; {use}"),
             c.VAR_CAUSE: str(self.settings.block_cause),
             c.OPTOUT_RESULT: "FAILED",
         }
@@ -893,6 +910,21 @@ def not_dialable(number: str) -> str | None:
         return None
     return ("ARG1 is dialled as given, so it must be ASCII digits with an optional "
             "leading + (what is dialled must be what was checked)")
+
+
+_ARG_NAMES = {c.ROUTE_CHECK: "NUMBER,CAMPAIGN,MODE,LINKEDID,LOCATION",
+              c.ROUTE_OPTOUT: "NUMBER,CAMPAIGN,MODE,LINKEDID"}
+
+
+def _no_args(route: str, headers: dict[str, str]) -> str | None:
+    """Why a request with no AGI() argument at all is refused, or None. Without it the
+    gate answered "campaign '' is not configured" (an opt-out's FAILED said the same):
+    the admin was sent to the campaigns, when the dialplan had called AGI() with the URL
+    alone and NUMBER was missing as well."""
+    if any(key.startswith("agi_arg_") for key in headers):
+        return None
+    return (f"the dialplan passed no arguments: route {route} takes {_ARG_NAMES[route]} "
+            f"after the URL (AGI(agi://HOST:PORT/{route},{_ARG_NAMES[route]}))")
 
 
 def _unexpected_args(route: str, headers: dict[str, str]) -> str | None:

@@ -45,6 +45,7 @@ from callguard.numbers.redact import clipped_repr as quoted
 __all__ = [
     "AGI_LINE_MAX",
     "CHECK_HANGUP",
+    "SKIP_PAST_LIMIT",
     "AgiChannel",
     "AmbiguousHeaders",
     "AnswerTooLong",
@@ -62,6 +63,9 @@ __all__ = [
 _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
 _REPLY_LINE = re.compile(r"^[0-9]{3}[ -]")
 _MAX_TAIL = 65536
+# Bytes of a block past ``max_header_bytes`` read, at most, looking for its blank line
+# (``_skip_block``): no Asterisk writes a block that long.
+SKIP_PAST_LIMIT = 65536
 _HANGUP = b"HANGUP\n"
 _GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what follows it
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
@@ -98,12 +102,15 @@ class HeaderError(Exception):
     """The peer did not send a well-formed AGI header block in time."""
 
     def __init__(self, reason: str, *, kind: str = "malformed", ended: bool = False,
-                 ) -> None:
+                 skipped: int = 0) -> None:
         super().__init__(reason)
         self.kind = kind  # counted: header_timeout, header_too_large, ...
-        # The block's blank line came (``too_large``: the rest read past, not kept): the
-        # peer now waits for a command, so a BLOCK can still be answered.
+        # A BLOCK can still be answered (``too_large``): the block's blank line came (the
+        # rest read past, not kept) and the peer waits for a command, or reading stopped
+        # at ``SKIP_PAST_LIMIT`` and Asterisk reads the answer once its writes give up
+        # (``_skip_block``).
         self.ended = ended
+        self.skipped = skipped  # bytes of a too-large block read past (``_skip_block``)
 
 
 class AmbiguousHeaders(HeaderError):
@@ -197,8 +204,12 @@ async def close_bounded(writer: asyncio.StreamWriter, timeout: float) -> bool:
     return True
 
 
-async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
+async def read_headers(reader: asyncio.StreamReader, timeout: float, *,
+                       limit: int = 0) -> dict[str, str]:
     """Read the ``agi_*`` block up to the blank line; bounded in size and time.
+
+    ``limit``: the reader's own (``max_header_bytes``); a block past it is read past up
+    to ``limit + SKIP_PAST_LIMIT`` bytes in all, no more (``_skip_block``).
 
     What was read with it is looked at (``_cut_tail``), nothing waited for: a tail that
     comes later is caught after the answer (``AgiChannel.confirm``), whatever its first
@@ -215,9 +226,14 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
         raise HeaderError(f"peer closed after {len(exc.partial)} bytes, before the blank "
                           "line", kind="closed") from None
     except asyncio.LimitOverrunError:
-        ended = await _skip_block(reader, deadline)
-        raise HeaderError("header block larger than the limit", kind="too_large",
-                          ended=ended) from None
+        ended, capped, skipped = await _skip_block(reader, deadline,
+                                                   limit + SKIP_PAST_LIMIT)
+        reason = "header block larger than the limit"
+        if capped:
+            reason = (f"{reason}, no blank line {SKIP_PAST_LIMIT} bytes past it (no "
+                      "Asterisk writes a block that long): read no further")
+        raise HeaderError(reason, kind="too_large", ended=ended or capped,
+                          skipped=skipped) from None
     # Asterisk writes channel data as the channel holds it (a Latin-1 caller name from a
     # CRM or an ISDN display): a byte that is not UTF-8 becomes U+FFFD, so a line the
     # decision does not read cannot refuse the call, and one it reads (number, campaign,
@@ -399,23 +415,52 @@ async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> tuple[bool
     return True, gone
 
 
-async def _skip_block(reader: asyncio.StreamReader, deadline: float) -> bool:
+async def _skip_block(reader: asyncio.StreamReader, deadline: float, cap: int,
+                      ) -> tuple[bool, bool, int]:
     """Read past (never keep) the rest of a block larger than the reader's limit, up to
-    its blank line, by the header deadline: whether it came. res_agi.c ``setup_env``
-    writes the whole block, then ``run_agi`` waits for a command; closing on a block
-    left unread ended the session with no answer (an RST, the unread bytes with it), and
-    the dialplan said only that callguard gave no usable answer."""
+    its blank line, by the header deadline and at most ``cap`` bytes in all (the part
+    the limit held included): whether it came, whether reading stopped at ``cap``
+    instead, and the bytes read. res_agi.c ``setup_env`` writes the whole block, then
+    ``run_agi`` waits for a command; closing on a block left unread ended the session
+    with no answer (an RST, the unread bytes with it), and the dialplan said only that
+    callguard gave no usable answer.
+
+    Bounded in bytes too (``SKIP_PAST_LIMIT``): read to the deadline, a peer streaming
+    at loopback speed was read some hundred MB, a core's worth, for nothing. No Asterisk
+    writes a block that long: the arguments and the URL are the AGI() data, at most
+    pbx.c's ``EXT_DATA_SIZE`` (8192) once substituted, split into res_agi.c's
+    ``MAX_ARGS`` (128) ``agi_arg_N: %s`` lines (``agi_exec_full``, ``setup_env``), about
+    10 KB; the channel's own lines, caller ID and name, DNID and RDNIS each at most
+    another EXT_DATA_SIZE when a dialplan Set() them, so under 44 KB even so. Reading
+    stops there, and the BLOCK goes out all the same (``HeaderError.ended``): Asterisk
+    can still read it, as the two directions of a TCP socket are apart. ``setup_env``
+    ignores what each ``ast_agi_send`` returns (``ast_carefulwrite`` gives a write 100
+    ms, then fails), so a writer callguard stopped reading goes on to ``run_agi``, whose
+    ``fgets`` reads the answer; the close that follows is a reset (bytes left unread), and
+    Linux keeps what came before a reset readable (tests/test_hagi30_fastagi.py reads
+    it so), so ``run_agi`` runs the MSet, then reads the end (``!buf[0]``: "completed"):
+    AGISTATUS SUCCESS with CALLGUARD_VERDICT BLOCK (``agi_exec_full``). What the reset
+    keeps is what reached Asterisk: bytes still in callguard's send queue (unacknowledged,
+    a segment lost on the way) are dropped with it, never sent again, and that peer gets
+    no answer (hrev146 measured it on loopback with the peer's window full); only a peer
+    past what Asterisk writes comes here."""
     loop = asyncio.get_running_loop()
     last = b""
+    read = 0
     try:
         async with asyncio.timeout(max(0.0, deadline - loop.time())):
-            while chunk := await reader.read(_MAX_TAIL):
+            while read < cap:
+                chunk = await reader.read(min(_MAX_TAIL, cap - read))
+                if not chunk:
+                    return False, False, read  # closed: nobody waits for an answer
+                read += len(chunk)
                 if b"\n\n" in last + chunk:
-                    return True
+                    return True, False, read
                 last = chunk[-1:]
+            return False, True, read
     except (TimeoutError, ConnectionError, OSError):
         pass  # no end in time, or the peer reset: a too-large block all the same
-    return False
+    return False, False, read
 
 
 def _is_tail(line: str, in_tail: bool) -> bool:
