@@ -19,7 +19,14 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_USAGE, CliState, invocation, on_read_only_mount, run
+from callguard.cli.common import (
+    EXIT_USAGE,
+    CliState,
+    invocation,
+    log_file_unusable,
+    on_read_only_mount,
+    run,
+)
 from callguard.cli.lists import lists_read, missing_lists
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
@@ -384,7 +391,10 @@ def _writable_problems(settings: Settings) -> list[str]:
         found.append(f"data dir {path} ({source}) is on a read-only file system: serve "
                      f"refuses it and nothing can record a decision there; {fix}")
     log_file = log_path(settings)
-    if log_file is not None and log_file.parent != path:
+    unusable = log_file_unusable(log_file)
+    if unusable:
+        found.append(f"{unusable}: serve, check and the readers refuse it")
+    elif log_file is not None and log_file.parent != path:
         where = _nearest(log_file.parent)
         if where.is_dir() and on_read_only_mount(where):
             made = "" if where == log_file.parent else (
