@@ -410,10 +410,10 @@ def number_or_exit(settings: Settings, number: str) -> NumberInfo:
     try:
         return settings.parser().parse(number)
     except NumberError as exc:  # stderr reaches cron mail and journals: never in clear
-        usage_error(_number_reason(quoted_number(number), str(exc)))
+        usage_error(number_reason(quoted_number(number), str(exc)))
 
 
-def _number_reason(quoted: str, reason: str) -> str:
+def number_reason(quoted: str, reason: str) -> str:
     """"number QUOTED: REASON", unless REASON names the number itself, quoted or by its
     mark ("[number …0958] is in region GB"): then "number REASON" or REASON alone."""
     mark = re.search(r"\[number …[^\]]*\]", quoted)

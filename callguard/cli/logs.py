@@ -32,6 +32,7 @@ from callguard.cli.common import (
     CliState,
     err_console,
     log_file_unusable,
+    number_reason,
     one_source_or_exit,
     output_path_or_exit,
     own_files_or_exit,
@@ -363,7 +364,9 @@ def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
     try:
         normal = e164(place, number)
     except NumberError as exc:
-        usage_error(f"number {quoted_number(number)}: {exc}")  # stderr: never in clear
+        # stderr: never in clear; the number quoted once (hnew30: "number 'garbage':
+        # 'garbage' contains letters")
+        usage_error(number_reason(quoted_number(number), str(exc)))
     hasher = NumberProtector(key)
     return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 
