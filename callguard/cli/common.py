@@ -79,7 +79,7 @@ def on_read_only_mount(path: Path) -> bool:
 _LOG_UNUSED = frozenset({"init", "packs", "campaigns", "health", "config", "demo"})
 
 
-def log_file_unusable(path: Path | None) -> str | None:
+def log_file_unusable(path: Path | None, data_dir: Path | None = None) -> str | None:
     """Why ``[log] file`` ``path`` can never be the compliance log, or None: it is a
     directory (``file = "/var/log/callguard"``, the directory the unit's ``ReadWritePaths=``
     names, not a file in it), or a path under something that is not a directory. ``config
@@ -92,6 +92,8 @@ def log_file_unusable(path: Path | None) -> str | None:
         return (f"[log] file {path} is a directory, not a file: name a file in it "
                 f"({example}), or leave file empty for <data dir>/compliance.jsonl")
     where = path.parent
+    if where == data_dir:  # the data dir's own problems are said of it (not "[log] file")
+        return None
     while where != where.parent and not where.exists():
         where = where.parent
     if where.exists() and not where.is_dir():
@@ -183,7 +185,7 @@ class CliState:
                 usage_error(closed)
             if self.command not in _LOG_UNUSED:
                 from callguard.runtime import log_path  # noqa: PLC0415 - see the imports
-                unusable = log_file_unusable(log_path(self._settings))
+                unusable = log_file_unusable(log_path(self._settings), data_dir)
                 if unusable:
                     usage_error(unusable)
         return self._settings

@@ -387,11 +387,20 @@ def _writable_problems(settings: Settings) -> list[str]:
             found.append(f"data dir {path} ({source}) does not exist and {where} is on a "
                          "read-only file system: serve cannot make it at its first start "
                          f"and does not start; {fix}")
+        elif not where.is_dir() or not os.access(where, os.W_OK | os.X_OK):
+            # hnew30: serve stopped "internal error: PermissionError" (exit 3)
+            why = ("not a directory" if not where.is_dir()
+                   else f"not writable by this user, uid {os.geteuid()}")
+            found.append(f"data dir {path} ({source}) does not exist and cannot be made "
+                         f"in {where} ({why}): serve makes it "
+                         "at its first start and would not start; make it as root for the "
+                         f"service user (install -d -o callguard -g callguard -m 0750 "
+                         f"{path}) or choose a writable place")
     elif path.is_dir() and on_read_only_mount(path):
         found.append(f"data dir {path} ({source}) is on a read-only file system: serve "
                      f"refuses it and nothing can record a decision there; {fix}")
     log_file = log_path(settings)
-    unusable = log_file_unusable(log_file)
+    unusable = log_file_unusable(log_file, path)
     if unusable:
         found.append(f"{unusable}: serve, check and the readers refuse it")
     elif log_file is not None and log_file.parent != path:

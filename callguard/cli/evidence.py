@@ -63,7 +63,7 @@ def _log_or_exit(place: LogPlace, file_path: Path | None) -> Path | None:
     if file_path is not None and file_path.is_dir():
         usage_error(f"--file {file_path} is a directory: give the path of a node's log "
                     f"file in it (e.g. {file_path / 'compliance.jsonl'})")
-    unusable = None if file_path is not None else log_file_unusable(place.log_file)
+    unusable = None if file_path is not None else log_file_unusable(place.log_file, place.data_dir)
     if unusable:
         usage_error(unusable)
     return file_path or place.log_file

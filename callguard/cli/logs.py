@@ -209,7 +209,7 @@ class LogQuery:
         if place.log_file is None:
             usage_error("this node logs to stdout ([log] file = \"-\"); give --file or "
                         "--stream")
-        unusable = log_file_unusable(place.log_file)
+        unusable = log_file_unusable(place.log_file, place.data_dir)
         if unusable:
             usage_error(unusable)
         if not log_exists(place.log_file):
