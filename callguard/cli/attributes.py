@@ -96,7 +96,7 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
             parsed = parse_list_file(file, max_bad_share=max_bad_share,
                                      extensions=which is not AttributeKind.PORTED_WIRELINE)
     except ListImportError as exc:
-        refused_import(exc, max_bad_share)
+        refused_import(exc, max_bad_share, dated=which is AttributeKind.REASSIGNED)
     areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
     narrowed = _narrowed(which, parsed, areas)
     if narrowed is not None:

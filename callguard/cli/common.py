@@ -74,6 +74,35 @@ def on_read_only_mount(path: Path) -> bool:
         return False
 
 
+# Commands that never open the compliance log: a log path no command can use does not stop
+# them (``config check`` lists it among its problems instead of stopping at it).
+_LOG_UNUSED = frozenset({"init", "packs", "campaigns", "health", "config", "demo"})
+
+
+def log_file_unusable(path: Path | None, data_dir: Path | None = None) -> str | None:
+    """Why ``[log] file`` ``path`` can never be the compliance log, or None: it is a
+    directory (``file = "/var/log/callguard"``, the directory the unit's ``ReadWritePaths=``
+    names, not a file in it), or a path under something that is not a directory. ``config
+    check`` said "ok" and ``serve``, ``check`` and the readers stopped with "internal error:
+    IsADirectoryError" (exit 3), a fault of callguard's to the reader (hnew30)."""
+    if path is None:  # "-": stdout
+        return None
+    example = f'file = "{path / "compliance.jsonl"}"'
+    if path.is_dir():
+        return (f"[log] file {path} is a directory, not a file: name a file in it "
+                f"({example}), or leave file empty for <data dir>/compliance.jsonl")
+    where = path.parent
+    if where == data_dir:  # the data dir's own problems are said of it (not "[log] file")
+        return None
+    while where != where.parent and not where.exists():
+        where = where.parent
+    if where.exists() and not where.is_dir():
+        return (f"[log] file {path}: {where} is not a directory, so no file can be made "
+                "under it; name a file in a directory (or leave file empty for "
+                "<data dir>/compliance.jsonl)")
+    return None
+
+
 def _data_dir_closed(path: Path, source: str, command: str | None) -> str | None:
     """Why this user cannot use the data dir, or None. A data dir made 0700 by root (`init`
     as root, `install -d` without -o) read by the service user, or the service's read by an
@@ -154,6 +183,11 @@ class CliState:
             closed = _data_dir_closed(data_dir, self._settings.data_dir_source, self.command)
             if closed:
                 usage_error(closed)
+            if self.command not in _LOG_UNUSED:
+                from callguard.runtime import log_path  # noqa: PLC0415 - see the imports
+                unusable = log_file_unusable(log_path(self._settings), data_dir)
+                if unusable:
+                    usage_error(unusable)
         return self._settings
 
     def runtime(self, *, lists: bool = True) -> Runtime:
@@ -378,10 +412,10 @@ def number_or_exit(settings: Settings, number: str) -> NumberInfo:
     try:
         return settings.parser().parse(number)
     except NumberError as exc:  # stderr reaches cron mail and journals: never in clear
-        usage_error(_number_reason(quoted_number(number), str(exc)))
+        usage_error(number_reason(quoted_number(number), str(exc)))
 
 
-def _number_reason(quoted: str, reason: str) -> str:
+def number_reason(quoted: str, reason: str) -> str:
     """"number QUOTED: REASON", unless REASON names the number itself, quoted or by its
     mark ("[number …0958] is in region GB"): then "number REASON" or REASON alone."""
     mark = re.search(r"\[number …[^\]]*\]", quoted)

@@ -7,6 +7,7 @@ decide calls, 2 with every problem and its fix otherwise. Nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import sqlite3
@@ -19,7 +20,14 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_USAGE, CliState, invocation, on_read_only_mount, run
+from callguard.cli.common import (
+    EXIT_USAGE,
+    CliState,
+    invocation,
+    log_file_unusable,
+    on_read_only_mount,
+    run,
+)
 from callguard.cli.lists import lists_read, missing_lists
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
@@ -358,6 +366,29 @@ def _nearest(path: Path) -> Path:
     return path
 
 
+def _cannot_make_in(where: Path) -> str | None:
+    """Why serve's ``mkdir`` of a data dir under the existing directory ``where`` fails, or
+    None. ``os.access`` answers for a user, but root passes it everywhere: as root
+    ``/proc`` is "writable" while no directory can be made there (ENOENT), so config check
+    said "serve makes the configured one" and serve stopped (hrev145). Where access says
+    yes, a directory is made and removed at once, the one way to know."""
+    if not where.is_dir():
+        return "not a directory"
+    if not os.access(where, os.W_OK | os.X_OK,
+                     effective_ids=os.access in os.supports_effective_ids):
+        return f"not writable by this user, uid {os.geteuid()}"
+    probe = where / f".callguard-config-check-{os.getpid()}"
+    try:
+        probe.mkdir()
+    except FileExistsError:
+        return None
+    except OSError as exc:
+        return f"no directory can be made there: {exc.strerror or type(exc).__name__}"
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return None
+
+
 def _writable_problems(settings: Settings) -> list[str]:
     """What stops ``serve`` before it decides a call, about where it writes: a data dir it
     refuses (one named by ``--data-dir``/``CALLGUARD_DATA_DIR`` that does not exist: serve
@@ -380,11 +411,21 @@ def _writable_problems(settings: Settings) -> list[str]:
             found.append(f"data dir {path} ({source}) does not exist and {where} is on a "
                          "read-only file system: serve cannot make it at its first start "
                          f"and does not start; {fix}")
+        elif why := _cannot_make_in(where):
+            # hnew30: serve stopped "internal error: PermissionError" (exit 3)
+            found.append(f"data dir {path} ({source}) does not exist and cannot be made "
+                         f"in {where} ({why}): serve makes it "
+                         "at its first start and would not start; make it as root for the "
+                         f"service user (install -d -o callguard -g callguard -m 0750 "
+                         f"{path}) or choose a writable place")
     elif path.is_dir() and on_read_only_mount(path):
         found.append(f"data dir {path} ({source}) is on a read-only file system: serve "
                      f"refuses it and nothing can record a decision there; {fix}")
     log_file = log_path(settings)
-    if log_file is not None and log_file.parent != path:
+    unusable = log_file_unusable(log_file, path)
+    if unusable:
+        found.append(f"{unusable}: serve, check and the readers refuse it")
+    elif log_file is not None and log_file.parent != path:
         where = _nearest(log_file.parent)
         if where.is_dir() and on_read_only_mount(where):
             made = "" if where == log_file.parent else (

@@ -26,11 +26,13 @@ import orjson
 from callguard.cli.common import (
     CliState,
     err_console,
+    log_file_unusable,
     output_path_or_exit,
     own_files_or_exit,
     usage_error,
     zone_or_exit,
 )
+from callguard.cli.locate import LogPlace
 from callguard.cli.logs import (
     EXIT_INCOMPLETE,
     decision_id_or_exit,
@@ -52,6 +54,19 @@ from callguard.numbers.redact import redact_digits
 from callguard.utc import zulu
 
 __all__ = ["evidence"]
+
+
+def _log_or_exit(place: LogPlace, file_path: Path | None) -> Path | None:
+    """``--file`` or this node's log; one no command can read (a directory: ``[log] file
+    = "/var/log/callguard"``) is a usage error saying so, not "internal error:
+    IsADirectoryError" (hnew30)."""
+    if file_path is not None and file_path.is_dir():
+        usage_error(f"--file {file_path} is a directory: give the path of a node's log "
+                    f"file in it (e.g. {file_path / 'compliance.jsonl'})")
+    unusable = None if file_path is not None else log_file_unusable(place.log_file, place.data_dir)
+    if unusable:
+        usage_error(unusable)
+    return file_path or place.log_file
 
 
 @click.command()
@@ -92,7 +107,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         output_path_or_exit("--output", output)  # before reading five years of records
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
-    log = file_path or place.log_file
+    log = _log_or_exit(place, file_path)
     own_files_or_exit("--output", output, data_dir=place.data_dir, archive=archive.root,
                       logs=(place.log_file, file_path))
     if file_path is not None and not log_exists(file_path):

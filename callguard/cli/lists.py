@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import re
 import sys
 from collections.abc import Collection
 from datetime import UTC, date, datetime
@@ -350,12 +351,33 @@ def _parse_with_progress(file: Path, max_bad_share: float) -> ParsedList:
         return parsed
 
 
-def refused_import(exc: ListImportError, max_bad_share: float) -> NoReturn:
+# The parsers' refusal for the share of bad lines (stores.list_files): "N of M lines malformed"
+_MALFORMED = re.compile(r"(\d+) of (\d+) lines malformed")
+
+
+def refused_import(exc: ListImportError, max_bad_share: float, *,
+                   dated: bool = False) -> NoReturn:
     """A list file refused whole, exit 1; for too many malformed lines, what to do: the
     refusal gave the counts and the limit but not the option, and an admin with a file
     known to carry a few odd lines could not tell how to proceed."""
     _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
-    if "malformed" in str(exc):  # the parsers' one refusal for the share of bad lines
+    counts = _MALFORMED.search(str(exc))
+    if counts and int(counts[1]) * 2 > int(counts[2]):
+        # most lines: not a few odd ones but a file in another form (hnew30: a CRM's CSV
+        # export, "name,phone", was told to raise --max-bad-share, which cannot help)
+        # ``dated`` (reassigned, NUMBER,DATE lines): "keep only the number column" made
+        # every line malformed again (hrev145)
+        _err.print("look at the lines shown: most lines are not what a list holds — " + (
+            "NUMBER,DATE a line (2026-11-02 or 20261102). A spreadsheet or CRM export "
+            "with other columns (a name, an id): keep only the number and date columns "
+            "and import that (e.g. `cut -d, -f2,3 FILE > disconnects.txt` for the 2nd "
+            "and 3rd)" if dated else
+            "one number a line, or the registry's 'area code,number' lines. A "
+            "spreadsheet or CRM export with other columns (a name, an id): keep "
+            "only the number column and import that (e.g. `cut -d, -f2 FILE > "
+            "numbers.txt` for the 2nd column)") + "; a higher --max-bad-share does not "
+                   "make such a file readable", highlight=False, markup=False)
+    elif "malformed" in str(exc):  # the parsers' one refusal for the share of bad lines
         _err.print(f"look at the lines shown: a wrong file or a format callguard does not "
                    f"read is refused on purpose. If they are expected (a few comments, "
                    f"numbers of another country), import again with a higher "

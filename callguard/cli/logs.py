@@ -31,6 +31,8 @@ from callguard.cli import output
 from callguard.cli.common import (
     CliState,
     err_console,
+    log_file_unusable,
+    number_reason,
     one_source_or_exit,
     output_path_or_exit,
     own_files_or_exit,
@@ -196,6 +198,9 @@ class LogQuery:
         """The log to read: ``--file`` or this node's; a missing one is a usage error."""
         if file_path is not None:
             path = file_path
+            if path.is_dir():
+                usage_error(f"--file {path} is a directory: give the path of a node's log "
+                            f"file in it (e.g. {path / 'compliance.jsonl'})")
             if not log_exists(path):
                 usage_error(f"--file {path}: no such compliance log (nor closed segments "
                             f"{path.name}.*Z beside it); give the path of a node's log")
@@ -204,6 +209,9 @@ class LogQuery:
         if place.log_file is None:
             usage_error("this node logs to stdout ([log] file = \"-\"); give --file or "
                         "--stream")
+        unusable = log_file_unusable(place.log_file, place.data_dir)
+        if unusable:
+            usage_error(unusable)
         if not log_exists(place.log_file):
             if (place.archive_dir / "manifest.json").exists():
                 # not a wrong data dir: every segment was archived and deleted, and
@@ -356,7 +364,9 @@ def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
     try:
         normal = e164(place, number)
     except NumberError as exc:
-        usage_error(f"number {quoted_number(number)}: {exc}")  # stderr: never in clear
+        # stderr: never in clear; the number quoted once (hnew30: "number 'garbage':
+        # 'garbage' contains letters")
+        usage_error(number_reason(quoted_number(number), str(exc)))
     hasher = NumberProtector(key)
     return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 

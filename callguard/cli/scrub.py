@@ -143,6 +143,10 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
         if wanted not in fields:
             usage_error(f"--{what}-column {wanted!r} is not a column; columns: "
                         f"{redact_digits(str(fields))}{_no_header(fields)}")
+        if wanted.strip().lower() in ADDED:  # hnew26/hnew30: was taken, and decided
+            usage_error(f"--{what}-column {wanted!r} is a column an earlier scrub wrote "
+                        "(its verdicts; this run replaces them): name the leads' own "
+                        f"{what} column")
         _once_or_exit(fields, wanted, what)
         return wanted
     found = sorted((f for f in fields if f.lower() in candidates),

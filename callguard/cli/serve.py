@@ -677,6 +677,25 @@ def _point_to_config_check(state: CliState, problem: str | None = None) -> None:
     usage_error(f"{problem}; {line}")
 
 
+def _make_data_dir(state: CliState, settings: Settings) -> None:
+    """Make the configured data dir not made yet (serve's first start), or stop with a
+    usage error pointing to ``config check``: one that cannot be made (its parent not
+    writable by the service user, not a place files go) was "internal error:
+    FileNotFoundError/PermissionError" (exit 3) when the log key was first written
+    (hnew30). ``--data-dir``/``CALLGUARD_DATA_DIR`` naming none was refused before."""
+    path = settings.data_dir
+    if path.is_dir():
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _point_to_config_check(state, (
+            f"data dir {path} ({settings.data_dir_source}) does not exist and cannot be "
+            f"made: {exc.strerror or exc}; make it as root for the service user (install "
+            f"-d -o callguard -g callguard -m 0750 {path}; the unit's StateDirectory= makes "
+            "/var/lib/callguard) or set [callguard] data_dir to a writable place"))
+
+
 def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
     return None if http is None else http[1].port
 
@@ -704,6 +723,7 @@ def serve(state: CliState, reload_seconds: float) -> None:
             settings.sip.tls_context()  # [sip] tls: the certificate and key load
     except ConfigError as exc:
         _point_to_config_check(state, str(exc))
+    _make_data_dir(state, settings)
     _probe_addresses(state.settings)  # before the packs-loaded record says we judge calls
     install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
     tuned = raise_mmap_threshold()
