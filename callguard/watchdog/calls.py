@@ -3019,14 +3019,7 @@ class CallTracker:
             if asked:
                 return asked
         if call.dest is not None and call.dest not in call.channels.values():
-            if call.unchecked_hangup_at is not None and not call.dest_unchecked:
-                # Its Hangup was seen, the call not followed yet (above), and nothing to check
-                # it against (no digest): the picture's word, the release timed from that
-                # Hangup, as if followed then — not bounded by the whole outage, nor a
-                # violation risk for the wait of the read.
-                hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
-                return self._called_party_gone(call, hung_up, now)
-            return self._resume_dest_gone(call, now, outage)
+            return self._resume_gone(call, now, outage)
         if (call.dest is not None or not (call.rebuilt or pictured)
                 or call.called_hangup_at is not None):
             return self._check_caller_id(call, now)
@@ -3078,6 +3071,28 @@ class CallTracker:
             ReadVariable(call.linkedid, n, variable)
             for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)
             for n in sorted(dialers)]
+
+    def _resume_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
+        """``_resume`` of a call whose called party's channel (``dest``) is gone."""
+        if call.unchecked_hangup_at is not None and not call.dest_unchecked:
+            # Its Hangup was seen, the call not followed yet (``_resume``), and nothing to
+            # check it against (no digest): the picture's word, the release timed from that
+            # Hangup, as if followed then — not bounded by the whole outage, nor a
+            # violation risk for the wait of the read.
+            hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
+            return self._called_party_gone(call, hung_up, now)
+        if call.unchecked_hangup_at is not None and call.dest_unchecked:
+            # Its Hangup was seen and is held for the check still open (``_hangup``; a
+            # picture after a drop of the main session, the check's reads in flight on
+            # the read session, or its digest sought): the check decides, timed from
+            # that Hangup (``_number_checked``, ``_number_known``; at the latest the
+            # release budget's end, ``_budget_spent``). Taken for a leg gone unseen in
+            # the outage, the rest was released on the picture's word — the customer
+            # waiting in Queue() hung up, the agent's leg later read dialled to another
+            # number — and a seen Hangup's release timed from the outage's start, an
+            # "upper bound" shorter than it was (hrev142).
+            return []
+        return self._resume_dest_gone(call, now, outage)
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """The called party's channel went unseen: the rest released (answered) or its
