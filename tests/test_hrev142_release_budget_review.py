@@ -170,3 +170,53 @@ def test_a_25_second_limit_is_budgeted_from_the_same_hangup(
     [record] = slow.of("line-release")
     assert record["within_limit"] is True
     assert record["release_budget"] == "released-unchecked"
+
+
+class _QueueNoHold(budget._Restart):
+    """The hrev81 queue, nothing held by the picture: the agent's leg goes unseen later."""
+
+    def end(self, names: list[str]) -> None:
+        for name in names:
+            self.run(self.tracker.feed(queue._event("Hangup", name), self.now))
+
+
+def _gone_unseen(agent_reads: str | None, back: float) -> _QueueNoHold:
+    """The check's reads asked at 13.19 (answered 1.99 s later, the read session up); the
+    main session drops at 13.5, the agent's leg goes unseen; the picture at ``back``."""
+    run = _QueueNoHold(_queue_picture([queue.AGENT, queue.CUSTOMER, queue.MEMBER_1,
+                                       queue.MEMBER_2]), {"Event": "Noop"},
+                       {**queue.READS, (queue.AGENT, "DIALEDPEERNUMBER"): agent_reads},
+                       queue.CALL)
+    _reconnect(run, 13.5, back, _queue_picture([queue.CUSTOMER, queue.MEMBER_1,
+                                                queue.MEMBER_2]))
+    run.until(HANGUP_AT + 12.0)
+    return run
+
+
+def test_the_agents_leg_gone_unseen_during_the_check_leaves_the_customer_up() -> None:
+    """Fails on a802fe9 (and hwd31, main): the picture before the reads' answer took the
+    agent's leg for the called party gone unseen and hung up the customer in Queue()."""
+    run = _gone_unseen("agent7", 13.8)
+    assert queue.CUSTOMER not in {name for _, name in run.hung}
+    assert run.tracker.calls[queue.CALL].dest == queue.CUSTOMER
+
+
+def test_the_agents_leg_gone_unseen_unread_is_not_released_and_said() -> None:
+    """The reads unanswered: the customer may be the called party — nothing hung up, a
+    violation risk says the release is not proven (as with the Hangup seen)."""
+    run = _gone_unseen(None, 13.8)
+    assert run.hung == []
+    [risk] = run.of("violation-risk")
+    assert "not proven" in risk["reason"]
+
+
+def test_control_the_agent_gone_unseen_was_the_called_party_released_upper_bound() -> None:
+    """The agent's leg read dialled to the number: released once read, timed from the
+    outage's start and said to be an upper bound."""
+    run = _gone_unseen(NUMBER, 13.8)
+    assert queue.CUSTOMER in {name for _, name in run.hung}
+    [record] = run.of("line-release")
+    assert record["ended_by"] == "called-party"
+    assert record["release_ms_is_upper_bound"] is True
+    assert record["release_ms"] == pytest.approx((min(at for at, _ in run.hung) - 13.5) * 1000,
+                                                 abs=20)

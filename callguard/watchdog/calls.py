@@ -3092,6 +3092,16 @@ class CallTracker:
             # number — and a seen Hangup's release timed from the outage's start, an
             # "upper bound" shorter than it was (hrev142).
             return []
+        if (call.dest_unchecked and call.checking == call.dest and call.called_hangup_at is None
+                and (call.dest in call.numbers_asked or call.number_due is not None)):
+            # Gone unseen in the outage while that check is open: held as a Hangup seen
+            # then, at the earliest it can have been (``dest_missing``, the outage's start),
+            # so the check decides as it would have (the customer waiting in Queue() not
+            # hung up on the picture's word), the release an upper bound (``outage_s``).
+            if call.dest_missing is not None and call.dest_missing[0] == call.dest:
+                outage = max(0.0, now - call.dest_missing[1])
+            call.unchecked_hangup_at, call.outage_s = now - outage, outage
+            return self._waits_due(call, now)
         return self._resume_dest_gone(call, now, outage)
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
