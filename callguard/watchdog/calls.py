@@ -3094,14 +3094,11 @@ class CallTracker:
             return []
         if (call.dest_unchecked and call.checking == call.dest and call.called_hangup_at is None
                 and (call.dest in call.numbers_asked or call.number_due is not None)):
-            # Gone unseen in the outage while that check is open: held as a Hangup seen
-            # then, at the earliest it can have been (``dest_missing``, the outage's start),
-            # so the check decides as it would have (the customer waiting in Queue() not
-            # hung up on the picture's word), the release an upper bound (``outage_s``).
-            if call.dest_missing is not None and call.dest_missing[0] == call.dest:
-                outage = max(0.0, now - call.dest_missing[1])
-            call.unchecked_hangup_at, call.outage_s = now - outage, outage
-            return self._waits_due(call, now)
+            # Gone unseen in the outage while that check is open: the check decides
+            # (``_number_checked``, ``_number_known``: its reads answer, a value or None, within
+            # ``action_timeout_ms``), then the release after the outage as below — bounded
+            # by the outage (``dest_missing``), the transfer variables waited for.
+            return []
         return self._resume_dest_gone(call, now, outage)
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
@@ -3313,7 +3310,9 @@ class CallTracker:
             if named is None:
                 call.dest_from_picture = call.dest_number_unread = True
             if hung_up is None:
-                return []
+                # gone unseen while it was read (``_resume_gone``): released as after an outage
+                gone = call.dest is not None and call.dest not in call.channels.values()
+                return self._resume(call, now) if gone and call.followed is not None else []
             return self._called_party_gone(call, hung_up, now)
         if self._not_the_number(call, channel, now):
             return []
