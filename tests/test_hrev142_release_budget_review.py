@@ -18,7 +18,9 @@ while it is: the digest is known and nothing read unread yet).
 
 Now a called party's Hangup held for a check still open stays held through a reconnect's
 picture: the check decides (its reads answer, or the budget's end does), timed from that
-Hangup.
+Hangup. The same with the leg gone UNSEEN in the drop (no Hangup held; the customer was hung
+up all the same): the check decides, then the release after the outage as before (bounded by
+it, ``release_ms_is_upper_bound``, the transfer variables waited for).
 
 Also pinned, passing on hwd31 (the scenarios the review asked about): the hrev81 picture
 (the customer talking through the dialer's ``;2``, agent 9 the picture's AppDial leg) is
