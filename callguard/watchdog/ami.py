@@ -115,7 +115,11 @@ _REBUILD_RETRY_S = 1.0
 # ``action_timeout_ms``) and the transfer variables (``transfer_check_s``, 0.5 s): with an
 # unanswered BridgeList's 2 s on top, a prerecorded call's 5 s (47 U.S.C. 227(d)(3)(B))
 # was passed (hwd23). BridgeList unanswered in time: the picture is read without it, as
-# when it is refused (the conservative reading, ``_holding_bridges``).
+# when it is refused (the conservative reading, ``_holding_bridges``). Even so a picture
+# taking its whole action timeout (2 s) and BridgeList's 0.2 s, then the digest (1 s) and
+# the Getvar (2 s), sent the release 5.2 s after the Hangup (hrev141): those later waits
+# now share one budget from the Hangup's arrival (its held time), the limit less
+# ``calls.RELEASE_MARGIN_S`` (``CallTracker._budget_spent``, hwd31).
 _HOLD_S = 1.0
 _BRIDGE_LIST_MIN_S = 0.2
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)

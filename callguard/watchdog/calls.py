@@ -61,6 +61,7 @@ from callguard.watchdog.events import FOLLOW_PREFIX, follow_value, safe_channel,
 
 __all__ = [
     "PRESENTATION_VARIABLE",
+    "RELEASE_MARGIN_S",
     "STATE_VARIABLE",
     "TRANSFER_VARIABLES",
     "USED_EVENTS",
@@ -180,6 +181,18 @@ _MAX_HUNG_UP = 10_000
 _NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Message/",
                  "AudioSocket/", "UnicastRTP/", "MulticastRTP/", "WebSocket/", "Snoop/")
 _PENDING_TTL_S = 600.0
+# A called party's Hangup seen while a restart's checks are under way (the number's digest
+# sought, ``_seek_number``; whom the picture's AppDial leg was dialled to read,
+# ``_check_dialled_number``) waits for them no longer than its release limit less this
+# margin (``_budget_spent``). The margin is what the release itself takes after the
+# decision: the timer's turn (ami.py ``_TICK_S``, 20 ms), the Hangup action's round trip on
+# the main session (manager.c ``action_hangup`` soft-hangs the channel and answers at once)
+# and the last channel's Hangup event — the end ``release_ms`` measures. bench_watchdog
+# measured the Hangup event to line free at p99 7-55 ms in the shipped configuration, up to
+# ~500 ms on a contended 2-core host with 1,000 calls ending in one second
+# (docs/benchmarks.md): 0.5 s covers that, and leaves 4.5 s of 227(d)(3)(B)'s 5 s (24.5 s of
+# 13-25a-103(5)(e)'s 25) to the hold of the picture and the checks.
+RELEASE_MARGIN_S = 0.5
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
 _FORGET_AFTER_S = 86_400.0
 _WENT_ON_AFTER_S = 1.0
@@ -648,6 +661,10 @@ class _Call:
     # Hangup was seen: a follow value read later times the release from that Hangup
     # (``_resume``), not from the late answer nor the whole outage
     dest_gone_unfollowed: tuple[str, float] | None = None
+    # The release budget of a Hangup held for a check ran out (``_budget_spent``): how it
+    # was decided then, "released-unchecked", "decided-unchecked" or "held-for-check" (the
+    # line-release's ``release_budget``)
+    budget_decided: str | None = None
 
 
 def _digits(number: str) -> str:
@@ -1887,6 +1904,11 @@ class CallTracker:
         # blind-transferred to agent 9 Dial()s him; taken for the called party, agent 9's
         # hangup hung up the customer talking on through ``;2`` (hrev81,
         # ``test_hrev81_unread_follow``).
+        return self._may_be_called(call)
+
+    def _may_be_called(self, call: _Call) -> list[str]:
+        """The channels left that may be the called party, were the picture's AppDial leg
+        not it (``_dialler_unknown``'s list, whatever the digest)."""
         return sorted(name for name in self._leftovers(call)
                       if (call.apps.get(name) in _OWN_DIALS or name in call.listed_dialling
                           or (name in call.picture_dialled and name not in call.follow_unset))
@@ -2012,10 +2034,73 @@ class CallTracker:
         (``_seek_number``), the unanswered read of whom the picture's AppDial leg was
         dialled to asked once more (``_check_again``)."""
         effects: list[Effect] = []
+        budget = self._budget_end(call)
+        if budget is not None and now >= budget and call.budget_decided is None:
+            effects.extend(self._out(self._budget_spent(call, now)))
         if call.number_due is not None and now >= call.number_due:
             effects.extend(self._out(self._number_known(call, "", now)))
         if call.check_reask is not None and now >= call.check_reask:
             effects.extend(self._out(self._check_reask_due(call, now)))
+        return effects
+
+    @staticmethod
+    def _budget_end(call: _Call) -> float | None:
+        """When the release of a called party's Hangup held for a restart's checks
+        (``unchecked_hangup_at``: its arrival, held by ami.py's picture hold or seen live)
+        must be decided to go out inside its limit: the limit less ``RELEASE_MARGIN_S``
+        from the Hangup. None: no Hangup held, or no limit."""
+        at = call.unchecked_hangup_at
+        limit = call.followed.limit_s if call.followed is not None else None
+        waiting = call.dest_unchecked or call.number_due is not None
+        if at is None or limit is None or not waiting:
+            return None
+        return at + max(0.0, limit - RELEASE_MARGIN_S)
+
+    def _budget_spent(self, call: _Call, now: float) -> list[Effect]:
+        """The budget of a held Hangup ran out with its check still open (hrev141: the
+        picture's hold, the digest and a DIALEDPEERNUMBER Getvar, each taken whole, sent
+        the release 5.2 s after the Hangup). The check exists so that a live called party
+        is never hung up (hrev132); what it decides is taken now only where it cannot do
+        that:
+
+        - no channel left may be the called party (``_may_be_called``: the dialer's Local
+          halves, an agent not dialling): the check is decided now as an unanswered read
+          is (the digest not found in time, ``_number_known``; the read unanswered,
+          ``_number_checked``), the picture's word — the release goes out within the limit.
+        - a person left may be the called party (the customer in Queue() whose agent's leg
+          the picture showed): nothing is hung up on the picture's word; the check goes on
+          and decides, a late release rather than a live called party cut off. Decided as
+          unread instead, such a call was never released at all (``_dialler_unproven``).
+
+        Either way the line-release says it (``release_budget``) and an admin is told,
+        with the channel's safe name only."""
+        may_be = self._may_be_called(call)
+        waiting = "the number's digest" if call.number_due is not None else "DIALEDPEERNUMBER"
+        effects: list[Effect] = []
+        call.budget_decided = "held-for-check"
+        if not may_be:
+            call.budget_decided = "released-unchecked"  # set first: no second decision
+            if call.number_due is not None:
+                effects = self._number_known(call, "", now)
+            elif call.checking is not None:
+                effects = self._number_checked(call, call.checking, now)
+            if call.called_hangup_at is None:
+                # decided on what was read by then (the call's first leg's answer naming
+                # another number: the AppDial leg set aside), no release from it
+                call.budget_decided = "decided-unchecked"
+        self.warn("watchdog_release_budget", linkedid=call.linkedid,
+                  channel=safe_channel(call.dest), decided=call.budget_decided,
+                  waiting=waiting, others=safe_channels(may_be),
+                  effect=("a check of whom the channel taken for the called party after a "
+                          "restart was dialled to was still open at the release limit less "
+                          f"{RELEASE_MARGIN_S:g} s: "
+                          + ("another channel of the call may be the called party, so "
+                             "nothing is hung up on the picture's word; the release waits "
+                             "for the check and may pass the limit" if may_be else
+                             "no other channel may be the called party: decided on the "
+                             "picture's word, as an unanswered read is")),
+                  fix="check Asterisk's load (AMI Getvar answers) and the compliance "
+                      "log's read time after a restart")
         return effects
 
     def uniqueid_of(self, linkedid: str, channel: str) -> str | None:
@@ -2934,14 +3019,7 @@ class CallTracker:
             if asked:
                 return asked
         if call.dest is not None and call.dest not in call.channels.values():
-            if call.unchecked_hangup_at is not None and not call.dest_unchecked:
-                # Its Hangup was seen, the call not followed yet (above), and nothing to check
-                # it against (no digest): the picture's word, the release timed from that
-                # Hangup, as if followed then — not bounded by the whole outage, nor a
-                # violation risk for the wait of the read.
-                hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
-                return self._called_party_gone(call, hung_up, now)
-            return self._resume_dest_gone(call, now, outage)
+            return self._resume_gone(call, now, outage)
         if (call.dest is not None or not (call.rebuilt or pictured)
                 or call.called_hangup_at is not None):
             return self._check_caller_id(call, now)
@@ -2993,6 +3071,35 @@ class CallTracker:
             ReadVariable(call.linkedid, n, variable)
             for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)
             for n in sorted(dialers)]
+
+    def _resume_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
+        """``_resume`` of a call whose called party's channel (``dest``) is gone."""
+        if call.unchecked_hangup_at is not None and not call.dest_unchecked:
+            # Its Hangup was seen, the call not followed yet (``_resume``), and nothing to
+            # check it against (no digest): the picture's word, the release timed from that
+            # Hangup, as if followed then — not bounded by the whole outage, nor a
+            # violation risk for the wait of the read.
+            hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
+            return self._called_party_gone(call, hung_up, now)
+        if call.unchecked_hangup_at is not None and call.dest_unchecked:
+            # Its Hangup was seen and is held for the check still open (``_hangup``; a
+            # picture after a drop of the main session, the check's reads in flight on
+            # the read session, or its digest sought): the check decides, timed from
+            # that Hangup (``_number_checked``, ``_number_known``; at the latest the
+            # release budget's end, ``_budget_spent``). Taken for a leg gone unseen in
+            # the outage, the rest was released on the picture's word — the customer
+            # waiting in Queue() hung up, the agent's leg later read dialled to another
+            # number — and a seen Hangup's release timed from the outage's start, an
+            # "upper bound" shorter than it was (hrev142).
+            return []
+        if (call.dest_unchecked and call.checking == call.dest and call.called_hangup_at is None
+                and (call.dest in call.numbers_asked or call.number_due is not None)):
+            # Gone unseen in the outage while that check is open: the check decides
+            # (``_number_checked``, ``_number_known``: its reads answer, a value or None, within
+            # ``action_timeout_ms``), then the release after the outage as below — bounded
+            # by the outage (``dest_missing``), the transfer variables waited for.
+            return []
+        return self._resume_dest_gone(call, now, outage)
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """The called party's channel went unseen: the rest released (answered) or its
@@ -3203,7 +3310,9 @@ class CallTracker:
             if named is None:
                 call.dest_from_picture = call.dest_number_unread = True
             if hung_up is None:
-                return []
+                # gone unseen while it was read (``_resume_gone``): released as after an outage
+                gone = call.dest is not None and call.dest not in call.channels.values()
+                return self._resume(call, now) if gone and call.followed is not None else []
             return self._called_party_gone(call, hung_up, now)
         if self._not_the_number(call, channel, now):
             return []
@@ -3907,6 +4016,8 @@ class CallTracker:
             fields["transfer_variable"] = call.transfer_variable
         elif call.transfer_unproven:  # a variable naming no channel known as the called party
             fields["transfer_variable_unproven"] = call.transfer_unproven
+        if call.budget_decided is not None:  # a check outlasted the release budget
+            fields["release_budget"] = call.budget_decided
         return fields
 
     def _finish(self, call: _Call, now: float) -> None:
