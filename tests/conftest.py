@@ -117,27 +117,6 @@ def _restore_umask() -> Iterator[None]:
     os.umask(old)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _subprocess_bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Python child processes (``python -m callguard ...``, ``serve``, scripts run with
-    ``sys.executable``: hundreds in the suite; ``tests.log_files.cli`` alone is called 340
-    times) share one cache of compiled modules for the session. Where the environment sets
-    PYTHONDONTWRITEBYTECODE (the helpers' shells do), each child compiled callguard's
-    modules again: cProfile of one ``callguard check``, 358 ``compile`` calls, 0.44 s of
-    2.0 s. The cache is under the session's basetemp (PYTHONPYCACHEPREFIX), never beside
-    the sources, and checked against each source's mtime and size as any .pyc is: the
-    code run is the same. The first child pays for the whole cache once (~1.5 s CPU)."""
-    saved = {k: os.environ.get(k) for k in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.mktemp("pycache"))
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
 @pytest.fixture
 def redis_server(tmp_path):
     """A real redis-server on a free port, stopped after the test."""
