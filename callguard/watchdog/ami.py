@@ -105,6 +105,19 @@ _EOL = "\r\n"
 # then CRLF is a value's trailing LF (``_GuardedProtocol._frame``).
 _BLANK_LINE = re.compile("\r\n\r\n|\n\n")
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
+# A piece between two blank lines that names neither an Event nor a Response (the banner
+# comes in one piece with the Login's Response) is the tail of the message before it, cut
+# by a value that ends in CRLF: Asterisk writes header values as they are, nothing escapes
+# CR or LF in them (manager.c ``__manager_event`` appends the event's body with
+# ``ast_str_append_va`` and ``astman_append`` formats with ``ast_str_set_va``, both written
+# by ``send_string``; manager_channels.c ``ast_manager_build_channel_state_string_prefix``
+# writes ``%sCallerIDName: %s\r\n``). A name from ``${CURL()}`` or a CNAM lookup ending
+# "ACME\r\n" makes a blank line before the event's Uniqueid and Linkedid
+# (AllStarLink/app_rpt#395 saw it from a ``ctime()`` value). Such a tail is glued back
+# (``_GuardedProtocol._glue``).
+_MESSAGE_KEYS = ("event", "response")
+_LOOK_AHEAD = 64  # characters of the text after a message looked at to know what it begins
+_GLUED_SAID_S = 60.0  # ``ami_message_glued`` said at most this often a session; counted always
 _REBUILD_RETRY_S = 1.0
 # The picture's event hold (``_held``: events arriving while the picture is taken, applied
 # after it) ends this long after it began once CoreShowChannels is answered: BridgeList,
@@ -329,6 +342,13 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _skipping = False  # the rest of a message dropped as too long, up to its blank line
     _tail = ""  # the last characters read (a blank line may be cut between two reads)
     _pending_len = 0
+    # The last message framed, kept back while its tail may be arriving (``data_received``):
+    # its text, the tails glued to it, its header names (lower case), its length.
+    _held: list[str] | None = None
+    _held_keys: set[str]
+    _held_len = 0
+    _glued = 0  # tails glued back on this connection
+    _glued_said: float | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -399,35 +419,137 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         self._skipping = True
 
     def data_received(self, data: bytes) -> None:
-        factory = self.factory
+        """The messages a read completes, each handled on its own.
+
+        A piece that panoramisk would not read as a message (no ``Event`` nor ``Response``
+        header, in any case) is the tail of the message before it when that message is still
+        here: a value ending in CRLF cut it (``_MESSAGE_KEYS``: Asterisk's source), and its
+        Uniqueid, Linkedid and channel variables came after the cut. Dropped as "no Event
+        header", a called party's Hangup so cut was lost and the line released only by a
+        picture taken again (hrev138). The tail is glued back (``_glue``), counted and said
+        (``ami_message_glued``), and no picture is asked: nothing was lost. A message is
+        kept back for its tail only while the text after it has begun and is not a new
+        message (``_tail_coming``): a read ending at a blank line delivers at once. So a
+        tail whose head ended the previous read finds no message: dropped and counted as
+        lost (the picture is taken again), as is a piece with no message before it."""
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
-        complete = self._frame(text)
-        for each in complete:
-            try:
-                block = each.strip()
-                if _EOL not in block:  # a peer writing LF alone: its LFs end lines
-                    block = block.replace("\n", _EOL)
-                # in a CRLF message a bare LF is a value's, as Asterisk wrote it: never a
-                # line end (a name "x\nUniqueid: 1.1" adds no Uniqueid)
-                message = Message.from_line(block)
-                if message is None and block:
-                    # no "Event: " nor "Response: " header as panoramisk spells them (an
-                    # "event: Hangup" of a proxy that changed the case): counted, not
-                    # dropped unseen
-                    self._bad(ValueError("neither an Event nor a Response header"))
-                    continue
-                if message is not None:
-                    if factory is not None and "Response" in message and (
-                            message.id in self.responses
-                            or message.action_id in self.responses):
-                        factory.asked = None  # an answer: the session handles actions
-                        if message.get("Ping") == "Pong":
-                            factory.pong()
-                    self.handle_message(message)
-            except Exception as exc:  # noqa: BLE001 - one message must not end the session
-                self._bad(exc)
+        for each in self._frame(text):
+            block = each.strip()
+            if not block:
+                continue
+            if _EOL not in block:  # a peer writing LF alone: its LFs end lines
+                block = block.replace("\n", _EOL)
+            # in a CRLF message a bare LF is a value's, as Asterisk wrote it: never a line
+            # end (a name "x\nUniqueid: 1.1" adds no Uniqueid)
+            lines = block.split(_EOL)
+            _key = self._key
+            if any(_key(line) in _MESSAGE_KEYS for line in lines):
+                self._release()
+                self._held, self._held_keys = [block], {_key(line) for line in lines}
+                self._held_len = len(block)
+            elif self._held is not None:
+                self._glue(lines)
+            else:
+                self._deliver(block)  # no Event header and no message before it: dropped
+        if self._held is not None and not self._tail_coming():
+            self._release()
+
+    @staticmethod
+    def _key(line: str) -> str:
+        """A header line's name, in lower case ("" for a line with none)."""
+        return line.partition(":")[0].strip().lower()
+
+    def _tail_coming(self) -> bool:
+        """Whether the text read after the held message has begun something that is not a
+        new message (its tail, arriving): at most ``_LOOK_AHEAD`` characters looked at,
+        and the bytes of a character cut between reads."""
+        if self._skipping:
+            return False
+        start = ""
+        for part in self._pending:
+            start += part[:_LOOK_AHEAD]
+            if len(start) >= _LOOK_AHEAD:
+                break
+        start = start[:_LOOK_AHEAD].lstrip("\r\n").lower()
+        if not start:
+            # nothing, or line ends only: the message is handled now; but for the first
+            # bytes of a character the decoder holds (no message begins so)
+            decoder = self._decoder
+            return decoder is not None and bool(decoder.getstate()[0])
+        for key in _MESSAGE_KEYS:
+            if start.startswith(key + ":"):
+                return False
+            if (key + ":").startswith(start):
+                return True  # "Eve": not known yet
+        return True
+
+    def _glue(self, lines: list[str]) -> None:
+        """The tail of the held message added to it. A header it repeats is left out (the
+        first wins, as ``normalize`` keeps the first of a message's own repeats), but for
+        the channel variables, which Asterisk writes one line each."""
+        assert self._held is not None
+        _key = self._key
+        keys = self._held_keys
+        kept = [line for line in lines
+                if (key := _key(line)) not in keys or key.endswith("chanvariable")]
+        if kept:
+            keys.update(_key(line) for line in kept)
+            tail = _EOL.join(kept)
+            self._held.append(tail)
+            self._held_len += len(tail) + len(_EOL)
+        self._glued += 1
+        factory = self.factory
+        # counted by the factory when it asks to be (none does yet: the watchdog's
+        # metric has no such name), always on the connection (``_glued``) and in the log
+        glued = getattr(factory, "message_glued", None)
+        if glued is not None:
+            glued()
+        now = time.monotonic()
+        if self._glued_said is None or now - self._glued_said >= _GLUED_SAID_S:
+            self._glued_said = now
+            _log.warning("ami_message_glued", glued=self._glued, lines=len(lines),
+                         effect="an AMI message was cut by a header value ending in a line "
+                                "break (Asterisk writes values as they are): its tail was "
+                                "read back into it",
+                         fix="strip the line break where the dialplan sets the value "
+                             "(CALLERID(name), CONNECTEDLINE(name), a channelvars variable "
+                             "set from CURL, SHELL or a CNAM lookup)")
+        if self._held_len > _MAX_PENDING_BYTES:
+            self._held = None
+            self._bad(ValueError(f"message past {_MAX_PENDING_BYTES} bytes"))
+
+    def _release(self) -> None:
+        """The held message, with any tail glued to it, handled now."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._deliver(_EOL.join(held))
+
+    def _deliver(self, block: str) -> None:
+        factory = self.factory
+        try:
+            message = Message.from_line(block)
+            if message is None:
+                # no "Event: " nor "Response: " header as panoramisk spells them (an
+                # "event: Hangup" of a proxy that changed the case): counted, not
+                # dropped unseen
+                self._bad(ValueError("neither an Event nor a Response header"))
+                return
+            if factory is not None and "Response" in message and (
+                    message.id in self.responses or message.action_id in self.responses):
+                factory.asked = None  # an answer: the session handles actions
+                if message.get("Ping") == "Pong":
+                    factory.pong()
+            self.handle_message(message)
+        except Exception as exc:  # noqa: BLE001 - one message must not end the session
+            self._bad(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """A message held for a tail that will not come is handled first: it was read."""
+        if not self.closed:
+            self._release()
+        super().connection_lost(exc)
 
     def close(self) -> None:
         """Fail the actions still waiting for an answer, at once.
