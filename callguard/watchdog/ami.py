@@ -343,9 +343,10 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _tail = ""  # the last characters read (a blank line may be cut between two reads)
     _pending_len = 0
     # The last message framed, kept back while its tail may be arriving (``data_received``):
-    # its text, the tails glued to it, its header names (lower case), its length.
+    # its text, the tails glued to it, its header names (lower case, read at its first
+    # tail), its length.
     _held: list[str] | None = None
-    _held_keys: set[str]
+    _held_keys: set[str] | None = None
     _held_len = 0
     _glued = 0  # tails glued back on this connection
     _glued_said: float | None = None
@@ -446,9 +447,8 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             lines = block.split(_EOL)
             _key = self._key
             if any(_key(line) in _MESSAGE_KEYS for line in lines):
-                self._release()
-                self._held, self._held_keys = [block], {_key(line) for line in lines}
-                self._held_len = len(block)
+                self._release()  # (an Event line first: one line looked at)
+                self._held, self._held_keys, self._held_len = [block], None, len(block)
             elif self._held is not None:
                 self._glue(lines)
             else:
@@ -492,6 +492,8 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         assert self._held is not None
         _key = self._key
         keys = self._held_keys
+        if keys is None:  # the message's own names, read at its first tail only
+            keys = self._held_keys = {_key(line) for line in self._held[0].split(_EOL)}
         kept = [line for line in lines
                 if (key := _key(line)) not in keys or key.endswith("chanvariable")]
         if kept:
