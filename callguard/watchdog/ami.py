@@ -117,6 +117,12 @@ _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 # (``_GuardedProtocol._glue``).
 _MESSAGE_KEYS = ("event", "response")
 _LOOK_AHEAD = 64  # characters of the text after a message looked at to know what it begins
+# A message kept back for its tail is handed over at most this long after it was read
+# (hrev143): a read ending on "Ev", half a character or any text that is no message start
+# kept it back until the next read, seconds later on a quiet line (a called party's Hangup
+# held past 47 U.S.C. 227(d)(3)(B)'s 5 s). A tail arriving later finds no message: lost,
+# and the picture is taken again, as before hwd30.
+_TAIL_WAIT_S = 0.1
 _GLUED_SAID_S = 60.0  # ``ami_message_glued`` said at most this often a session; counted always
 _REBUILD_RETRY_S = 1.0
 # The picture's event hold (``_held``: events arriving while the picture is taken, applied
@@ -348,6 +354,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _held: list[str] | None = None
     _held_keys: set[str] | None = None
     _held_len = 0
+    _held_timer: asyncio.TimerHandle | None = None  # hands it over at ``_TAIL_WAIT_S``
     _glued = 0  # tails glued back on this connection
     _glued_said: float | None = None
 
@@ -453,7 +460,25 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
                 self._glue(lines)
             else:
                 self._deliver(block)  # no Event header and no message before it: dropped
-        if self._held is not None and not self._tail_coming():
+        if self._held is not None:
+            if not self._tail_coming():
+                self._release()
+            elif self._held_timer is None:
+                self._hold_bounded()
+
+    def _hold_bounded(self) -> None:
+        """The held message handed over ``_TAIL_WAIT_S`` after it was kept back, whatever
+        comes (a tail arriving over several reads does not extend it). Fed outside a
+        running loop (framing tests), it waits for the next read."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._held_timer = loop.call_later(_TAIL_WAIT_S, self._tail_late)
+
+    def _tail_late(self) -> None:
+        self._held_timer = None
+        if not self.closed:
             self._release()
 
     @staticmethod
@@ -503,8 +528,8 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             self._held_len += len(tail) + len(_EOL)
         self._glued += 1
         factory = self.factory
-        # counted by the factory when it asks to be (none does yet: the watchdog's
-        # metric has no such name), always on the connection (``_glued``) and in the log
+        # counted by the factory when it asks to be (``AmiWatchdog``: messages_glued),
+        # always on the connection (``_glued``) and in the log
         glued = getattr(factory, "message_glued", None)
         if glued is not None:
             glued()
@@ -525,6 +550,9 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     def _release(self) -> None:
         """The held message, with any tail glued to it, handled now."""
         held, self._held = self._held, None
+        timer, self._held_timer = self._held_timer, None
+        if timer is not None:
+            timer.cancel()
         if held is not None:
             self._deliver(_EOL.join(held))
 
@@ -563,6 +591,9 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         nothing) and the rebuild after the reconnect decides again."""
         waiting = [action.future for action in self.responses.values()
                    if not action.future.done()]
+        timer, self._held_timer = self._held_timer, None
+        if timer is not None:  # a closed session hands nothing over (connection_lost first)
+            timer.cancel()
         super().close()
         for future in waiting:
             if not future.done():
@@ -828,6 +859,8 @@ class AmiWatchdog:
             loop=asyncio.get_running_loop())
         self._manager.register_event("*", self._on_event)
         self._manager.events_lost = self._events_lost
+        # a message cut by a value ending in CRLF, its tail glued back (``_GuardedProtocol``)
+        self._manager.message_glued = self._message_glued
         self._resync_due = False  # a picture is asked for after a message dropped unread
         self._resynced: float | None = None  # when the last such picture was asked
         self._lost_at: float | None = None  # the first loss that picture is to cover (clock)
@@ -843,6 +876,7 @@ class AmiWatchdog:
             on_login=self._on_read_login, on_disconnect=self._on_read_disconnect,
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
+        self._reader.message_glued = self._message_glued
         self._main_reads_said = False  # ami_reads_on_main_session said since a read login
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -989,6 +1023,9 @@ class AmiWatchdog:
         name = event.get("Event") if isinstance(event, Mapping) else None
         _log.error("ami_event_failed", ami_event=clipped(str(name), 60),
                    error=type(exc).__name__, reason=clipped(str(exc), 200))
+
+    def _message_glued(self) -> None:
+        self.stats["messages_glued"] += 1
 
     def _bad_message(self, exc: Exception) -> None:
         self.stats["malformed_messages"] += 1
