@@ -56,7 +56,11 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # A dialer may choose a Uniqueid (Originate ``ChannelId``: any text, a number among them):
 # any other shape is redacted, and a systemname goes through ``redact_digits``.
 _ASTERISK_ID_KEYS = frozenset({"linkedid", "uniqueid"})
-_ASTERISK_ID = re.compile(r"(?:(.+)-)?(1[0-9]{9}\.[0-9]{1,10})")
+# The counter is a C int counted from 0 at start: of ten digits only past a billion
+# channels, so starting with 1 (negative past 2**31); a ten-digit "counter" from 2 up is a
+# number ("${EPOCH}.${NUMBER}": hwd30 logged 1795326441.8015550142 in clear), as the
+# compliance record reads it (compliance/fields.py ``_LINKEDID``; hrev143).
+_ASTERISK_ID = re.compile(r"(?:(.+)-)?(1[0-9]{9}\.-?(?:[0-9]{1,9}|1[0-9]{9}))")
 
 
 def _asterisk_id(value: Any) -> Any:
