@@ -107,3 +107,34 @@ class TestGluedCounted:
             assert n.watchdog.stats["malformed_messages"] == 0
         finally:
             await n.stop()
+
+
+class TestNotATail:
+    def test_a_damaged_message_behind_another_is_lost_not_glued(self):
+        """SYNTHESISED: a Hangup whose Event line was damaged ("Evnt", a proxy) read behind
+        another call's event. Asterisk writes each header of a message once (channel
+        variables aside), so a piece repeating the message's own headers is no tail of it.
+        Failed on hwd30: glued, the other call's Linkedid put on the first event, and
+        nothing counted lost (no picture taken again: the line held)."""
+        data = (b"Event: Newstate\r\nPrivilege: call,all\r\nChannel: PJSIP/a-00000001\r\n"
+                b"Uniqueid: 1795326250.7\r\n\r\n"
+                b"Evnt: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/b-00000002\r\n"
+                b"Uniqueid: 1795326250.9\r\nLinkedid: 1795326250.9\r\nCause: 16\r\n\r\n")
+        protocol, seen, factory = _protocol()
+        protocol.data_received(data)
+        assert seen[0] == {"Event": "Newstate", "Privilege": "call,all",
+                           "Channel": "PJSIP/a-00000001", "Uniqueid": "1795326250.7"}
+        assert seen[1] == {"bad": "neither an Event nor a Response header"}
+        assert factory.lost == 1
+
+    def test_channel_variables_and_status_variables_may_repeat(self):
+        """A real tail repeats only what Asterisk writes one line each: ChanVariable
+        (channelvars) and Variable (the Status action's Variables)."""
+        data = (b"Event: Status\r\nChanVariable: A=1\r\nVariable: X=1\r\nCallerIDName: a\r\n"
+                b"\r\nChanVariable: B=2\r\nVariable: Y=2\r\nUniqueid: 1795326250.7\r\n\r\n")
+        protocol, seen, factory = _protocol()
+        protocol.data_received(data)
+        assert factory.lost == 0
+        assert seen[0]["ChanVariable"] == ["A=1", "B=2"]
+        assert seen[0]["Variable"] == ["X=1", "Y=2"]
+        assert seen[0]["Uniqueid"] == "1795326250.7"

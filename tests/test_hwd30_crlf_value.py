@@ -114,13 +114,22 @@ class TestFraming:
         assert seen == [WHOLE, {"Event": "Newstate", "Uniqueid": "1795326250.8"}]
 
     def test_a_tail_never_overrides_the_message(self):
-        """SYNTHESISED: a tail that repeats Event, Uniqueid and ActionID (any case): the
-        message's own values win; channel variables, one line each, are all kept, and the
-        first CALLGUARD_FOLLOW one is the message's."""
+        """SYNTHESISED: a piece that repeats the message's Uniqueid (any case): the
+        message's own values win. hrev143: Asterisk writes a message's headers once (but
+        its variables), so such a piece is no tail (another message, damaged): the message
+        is handled as it is and the piece dropped and counted lost (was: glued, lost 0,
+        its ActionID and Linkedid on the message). A tail that repeats only channel
+        variables is glued, every line kept, the message's CALLGUARD_FOLLOW first."""
         data = (b"Event: Hangup\r\nUniqueid: 1.1\r\nChanVariable: CALLGUARD_FOLLOW=mine\r\n"
                 b"CallerIDName: x\r\n\r\nuniqueid: 9.9\r\nActionID: 5\r\n"
                 b"ChanVariable: CALLGUARD_FOLLOW=theirs\r\nLinkedid: 1.0\r\n\r\n")
         seen, lost = _read(data)
+        assert lost == 1
+        assert seen[0]["Uniqueid"] == "1.1"
+        assert "ActionID" not in seen[0]
+        assert "Linkedid" not in seen[0]
+        assert seen[1] == {"bad": "neither an Event nor a Response header"}
+        seen, lost = _read(data.replace(b"uniqueid: 9.9\r\n", b""))
         assert lost == 0
         assert seen[0]["Uniqueid"] == "1.1"
         assert seen[0]["ActionID"] == "5"

@@ -116,6 +116,10 @@ _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 # (AllStarLink/app_rpt#395 saw it from a ``ctime()`` value). Such a tail is glued back
 # (``_GuardedProtocol._glue``).
 _MESSAGE_KEYS = ("event", "response")
+# Headers Asterisk writes one line each, repeated in one message: channelvars
+# (manager_channels.c, ``ChanVariable: %s=%s``, also prefixed "DestChanVariable" ...) and
+# the Status action's Variables (manager.c ``action_status``, ``Variable: %s=%s``).
+_REPEATED_KEYS = ("chanvariable", "variable")  # ``str.endswith``
 _LOOK_AHEAD = 64  # characters of the text after a message looked at to know what it begins
 # A message kept back for its tail is handed over at most this long after it was read
 # (hrev143): a read ending on "Ev", half a character or any text that is no message start
@@ -456,9 +460,10 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             if any(_key(line) in _MESSAGE_KEYS for line in lines):
                 self._release()  # (an Event line first: one line looked at)
                 self._held, self._held_keys, self._held_len = [block], None, len(block)
-            elif self._held is not None:
+            elif self._held is not None and self._is_tail(lines):
                 self._glue(lines)
             else:
+                self._release()  # a piece repeating its headers is no tail of it (hrev143)
                 self._deliver(block)  # no Event header and no message before it: dropped
         if self._held is not None:
             if not self._tail_coming():
@@ -510,17 +515,31 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
                 return True  # "Eve": not known yet
         return True
 
-    def _glue(self, lines: list[str]) -> None:
-        """The tail of the held message added to it. A header it repeats is left out (the
-        first wins, as ``normalize`` keeps the first of a message's own repeats), but for
-        the channel variables, which Asterisk writes one line each."""
+    def _is_tail(self, lines: list[str]) -> bool:
+        """Whether ``lines`` may be the held message's tail: Asterisk writes each header of
+        a message once but for ``_REPEATED_KEYS``, so a piece repeating one of the
+        message's (or its tails') headers is another message damaged (an "Evnt: Hangup"
+        of a proxy), not the rest of this one. Glued, the Linkedid of another call went
+        onto this message and nothing was counted lost (hrev143): dropped and lost, the
+        picture is taken again."""
         assert self._held is not None
         _key = self._key
         keys = self._held_keys
         if keys is None:  # the message's own names, read at its first tail only
             keys = self._held_keys = {_key(line) for line in self._held[0].split(_EOL)}
+        return not any(":" in line and (key := _key(line)) in keys
+                       and not key.endswith(_REPEATED_KEYS) for line in lines)
+
+    def _glue(self, lines: list[str]) -> None:
+        """The tail of the held message added to it (``_is_tail``). A line with no header
+        name it repeats is left out (the first wins, as ``normalize`` keeps the first of a
+        message's own repeats), but for the variables, which Asterisk writes one line each."""
+        assert self._held is not None
+        assert self._held_keys is not None  # read by ``_is_tail``
+        _key = self._key
+        keys = self._held_keys
         kept = [line for line in lines
-                if (key := _key(line)) not in keys or key.endswith("chanvariable")]
+                if (key := _key(line)) not in keys or key.endswith(_REPEATED_KEYS)]
         if kept:
             keys.update(_key(line) for line in kept)
             tail = _EOL.join(kept)
