@@ -142,3 +142,17 @@ class TestLost:
         await asyncio.sleep(ami._TAIL_WAIT_S * 3)
         assert len(seen) == 1
         assert closed == [1]
+
+
+class TestLossAfterTheHeld:
+    async def test_a_message_dropped_as_too_long_is_said_lost_after_the_held_one(self):
+        """The held Hangup was read before the text that runs past ``_MAX_PENDING_BYTES``:
+        it is handed over before that loss is said (``events_lost``: the watchdog dates
+        the outage from it). Failed on hrev143: the loss said first, the Hangup after."""
+        protocol, _, factory = _protocol()
+        order: list[str] = []
+        factory.events_lost = lambda: order.append("lost")
+        protocol.handle_message = lambda message: order.append(message["Event"])
+        protocol.data_received(SHORT_HANGUP + b"Uniq")
+        protocol.data_received(b"x" * (ami._MAX_PENDING_BYTES + 10))
+        assert order == ["Hangup", "lost"]

@@ -425,7 +425,10 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
 
     def _too_long(self) -> None:
         """The pending message passed ``_MAX_PENDING_BYTES``: dropped, and its tail up to
-        its blank line with it (never read as a message of its own)."""
+        its blank line with it (never read as a message of its own). A message held for
+        its tail was read before it: handed over first, so the loss is said after it
+        (hrev149; on hrev143 the loss came first, the held Hangup after)."""
+        self._release()
         self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
         self._pending, self._pending_len = ([self._tail] if self._tail else []), 0
         self._skipping = True
