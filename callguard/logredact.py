@@ -8,7 +8,8 @@ quote what they received in their own messages and tracebacks. Three nets, all t
 - ``redact_event``: a structlog processor for the *operational* chain, after
   ``format_exc_info`` and before the renderer — every string value (nested ones too),
   tracebacks included, except the keys that never hold peer input and whose digits mean
-  something (``SAFE_KEYS``: a decision id in its UUID shape, a keyed hash, a timestamp).
+  something (``SAFE_KEYS``: a decision id in its UUID shape, a keyed hash, a timestamp),
+  and an Asterisk Uniqueid/Linkedid in its own shape under its own key (``_ASTERISK_ID``).
   Never put it in the compliance record's chain: that record has its own fields and rules.
 - ``install_stdlib_redaction``: the standard ``logging`` messages of aiohttp, asyncio and
   aiosipua (aiohttp logs a malformed request's line with its traceback) through a
@@ -43,6 +44,35 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
                    r"[0-9a-fA-F]{12}")
 
 
+# The Asterisk channel ids the watchdog logs (``linkedid=`` in ``watchdog_follow_unread``):
+# an operator matches them against Asterisk's own log, CDR and CEL. channel.c
+# ``__ast_channel_alloc_ap`` makes a Uniqueid "<epoch>.<counter>" (``%li.%d`` of the time
+# and an atomic counter), "<systemname>-<epoch>.<counter>" with asterisk.conf systemname;
+# a Linkedid is the Uniqueid of the call's oldest channel. Read as one digit run,
+# "1795326250.20" was logged "[number …5020]". Under these keys only, and only in that shape
+# with an epoch of ten digits starting with 1 (2001-09-09 to 2033-05-18), the id is left
+# whole: no ten-digit NANP number starts with 1 (area codes start 2-9), and the ".counter"
+# is no dialling punctuation of a number of ten digits with its country code (eleven).
+# A dialer may choose a Uniqueid (Originate ``ChannelId``: any text, a number among them):
+# any other shape is redacted, and a systemname goes through ``redact_digits``.
+_ASTERISK_ID_KEYS = frozenset({"linkedid", "uniqueid"})
+# The counter is a C int counted from 0 at start: of ten digits only past a billion
+# channels, so starting with 1 (negative past 2**31); a ten-digit "counter" from 2 up is a
+# number ("${EPOCH}.${NUMBER}": hwd30 logged 1795326441.8015550142 in clear), as the
+# compliance record reads it (compliance/fields.py ``_LINKEDID``; hrev143).
+_ASTERISK_ID = re.compile(r"(?:(.+)-)?(1[0-9]{9}\.-?(?:[0-9]{1,9}|1[0-9]{9}))")
+
+
+def _asterisk_id(value: Any) -> Any:
+    """``value`` with its Asterisk id left whole (see ``_ASTERISK_ID_KEYS``), else redacted."""
+    if isinstance(value, str):
+        match = _ASTERISK_ID.fullmatch(value)
+        if match is not None:
+            system, uid = match.groups()
+            return uid if system is None else f"{redact_digits(system)}-{uid}"
+    return redact_value(value)
+
+
 def _left_whole(key: str, value: Any) -> bool:
     """Whether ``key``'s value is one callguard made (``SAFE_KEYS``, ids UUID-shaped)."""
     if key not in SAFE_KEYS:
@@ -63,9 +93,12 @@ def redact_value(value: Any) -> Any:
 
 def redact_event(logger: Any, name: str,
                  event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: every value but ``SAFE_KEYS`` through ``redact_digits``."""
+    """structlog processor: every value but ``SAFE_KEYS`` (and Asterisk ids in their
+    shape, ``_ASTERISK_ID_KEYS``) through ``redact_digits``."""
     for key, value in event_dict.items():
-        if not _left_whole(key, value):
+        if key in _ASTERISK_ID_KEYS:
+            event_dict[key] = _asterisk_id(value)
+        elif not _left_whole(key, value):
             event_dict[key] = redact_value(value)
     return event_dict
 

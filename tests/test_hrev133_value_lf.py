@@ -131,7 +131,8 @@ class TestValueEndingInLf:
 class TestResyncBound:
     async def test_a_hangup_lost_while_the_resync_waits_is_bounded_from_its_loss(self):
         """SYNTHESISED (the lab call-01's events, two messages lost): a message with no
-        Event header makes the watchdog take the picture again; 0.3 s later the called
+        Event header (its header names lower-cased: one that cannot be the tail of the
+        event before it, hwd30) makes the watchdog take the picture again; 0.3 s later the called
         party's Hangup is lost too (its header names lower-cased). The next picture waits
         for ``_RESYNC_MIN_S`` after the first, and the release it makes is known only to
         lie within the outage — which began when the Hangup was lost, not when that
@@ -146,7 +147,7 @@ class TestResyncBound:
             assert n.watchdog is not None
             watchdog = n.watchdog
             await n.fake.send(before[:-1])
-            await n.fake.send_raw(b"Garbage: none" + (CRLF + CRLF).encode())
+            await n.fake.send_raw(b"event: Garbage" + (CRLF + CRLF).encode())
             await until(lambda: watchdog.stats["rebuilds"] == 2)  # login, then the resync
             await asyncio.sleep(0.3)
             lowered = CRLF.join(f"{k.lower()}: {v}" for k, _, v in
@@ -182,7 +183,7 @@ class TestResyncBound:
             assert n.watchdog is not None
             watchdog = n.watchdog
             await n.fake.send(before[:-1])
-            junk = b"Garbage: none" + (CRLF + CRLF).encode()
+            junk = b"event: Garbage" + (CRLF + CRLF).encode()
             await n.fake.send_raw(junk)
             await until(lambda: watchdog.stats["rebuilds"] == 2)  # login, then the resync
             await n.fake.send_raw(junk)  # its picture waits ``_RESYNC_MIN_S``
@@ -224,7 +225,7 @@ class TestResyncBound:
             await n.fake.send(before[:-1])
             n.fake.behind_picture = [_unrelated_newchannel(i) for i in range(5)] + before[-1:]
             sent = time.monotonic()
-            await n.fake.send_raw(b"Garbage: none" + (CRLF + CRLF).encode())
+            await n.fake.send_raw(b"event: Garbage" + (CRLF + CRLF).encode())
             await until(lambda: n.named("line-release"), timeout=8)
             released = min(t for t, a in n.fake.actions if a.get("Action") == "Hangup")
             assert released - sent < 5.0

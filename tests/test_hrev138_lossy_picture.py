@@ -91,7 +91,9 @@ class TestItemDroppedFromThePicture:
 
 class _JunkInTheHold(FakeAmi):
     """SYNTHESISED: a message with no Event header written as the first BridgeList is
-    asked (the picture's list read, its events still held), that BridgeList never
+    asked (its header names lower-cased: written behind the list's last item in one read, a
+    piece with no header naming an Event at all is that item's tail, glued to it: hwd30)
+    (the picture's list read, its events still held), that BridgeList never
     answered (the hold then lasts its 1 s, ``_HOLD_S``)."""
 
     junk_at: float | None = None
@@ -100,7 +102,7 @@ class _JunkInTheHold(FakeAmi):
         if self.junk_at is None:
             self.junk_at = time.monotonic()
             asyncio.get_running_loop().create_task(
-                self.send_raw(b"Garbage: 8015550100\r\n\r\n"))
+                self.send_raw(b"event: Garbage\r\ngarbage: 8015550100\r\n\r\n"))
             return ""
         return super().bridge_listing(action)
 

@@ -105,6 +105,29 @@ _EOL = "\r\n"
 # then CRLF is a value's trailing LF (``_GuardedProtocol._frame``).
 _BLANK_LINE = re.compile("\r\n\r\n|\n\n")
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
+# A piece between two blank lines that names neither an Event nor a Response (the banner
+# comes in one piece with the Login's Response) is the tail of the message before it, cut
+# by a value that ends in CRLF: Asterisk writes header values as they are, nothing escapes
+# CR or LF in them (manager.c ``__manager_event`` appends the event's body with
+# ``ast_str_append_va`` and ``astman_append`` formats with ``ast_str_set_va``, both written
+# by ``send_string``; manager_channels.c ``ast_manager_build_channel_state_string_prefix``
+# writes ``%sCallerIDName: %s\r\n``). A name from ``${CURL()}`` or a CNAM lookup ending
+# "ACME\r\n" makes a blank line before the event's Uniqueid and Linkedid
+# (AllStarLink/app_rpt#395 saw it from a ``ctime()`` value). Such a tail is glued back
+# (``_GuardedProtocol._glue``).
+_MESSAGE_KEYS = ("event", "response")
+# Headers Asterisk writes one line each, repeated in one message: channelvars
+# (manager_channels.c, ``ChanVariable: %s=%s``, also prefixed "DestChanVariable" ...) and
+# the Status action's Variables (manager.c ``action_status``, ``Variable: %s=%s``).
+_REPEATED_KEYS = ("chanvariable", "variable")  # ``str.endswith``
+_LOOK_AHEAD = 64  # characters of the text after a message looked at to know what it begins
+# A message kept back for its tail is handed over at most this long after it was read
+# (hrev143): a read ending on "Ev", half a character or any text that is no message start
+# kept it back until the next read, seconds later on a quiet line (a called party's Hangup
+# held past 47 U.S.C. 227(d)(3)(B)'s 5 s). A tail arriving later finds no message: lost,
+# and the picture is taken again, as before hwd30.
+_TAIL_WAIT_S = 0.1
+_GLUED_SAID_S = 60.0  # ``ami_message_glued`` said at most this often a session; counted always
 _REBUILD_RETRY_S = 1.0
 # The picture's event hold (``_held``: events arriving while the picture is taken, applied
 # after it) ends this long after it began once CoreShowChannels is answered: BridgeList,
@@ -333,6 +356,15 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _skipping = False  # the rest of a message dropped as too long, up to its blank line
     _tail = ""  # the last characters read (a blank line may be cut between two reads)
     _pending_len = 0
+    # The last message framed, kept back while its tail may be arriving (``data_received``):
+    # its text, the tails glued to it, its header names (lower case, read at its first
+    # tail), its length.
+    _held: list[str] | None = None
+    _held_keys: set[str] | None = None
+    _held_len = 0
+    _held_timer: asyncio.TimerHandle | None = None  # hands it over at ``_TAIL_WAIT_S``
+    _glued = 0  # tails glued back on this connection
+    _glued_said: float | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -397,41 +429,183 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
 
     def _too_long(self) -> None:
         """The pending message passed ``_MAX_PENDING_BYTES``: dropped, and its tail up to
-        its blank line with it (never read as a message of its own)."""
+        its blank line with it (never read as a message of its own). A message held for
+        its tail was read before it: handed over first, so the loss is said after it
+        (hrev149; on hrev143 the loss came first, the held Hangup after)."""
+        self._release()
         self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
         self._pending, self._pending_len = ([self._tail] if self._tail else []), 0
         self._skipping = True
 
     def data_received(self, data: bytes) -> None:
-        factory = self.factory
+        """The messages a read completes, each handled on its own.
+
+        A piece that panoramisk would not read as a message (no ``Event`` nor ``Response``
+        header, in any case) is the tail of the message before it when that message is still
+        here: a value ending in CRLF cut it (``_MESSAGE_KEYS``: Asterisk's source), and its
+        Uniqueid, Linkedid and channel variables came after the cut. Dropped as "no Event
+        header", a called party's Hangup so cut was lost and the line released only by a
+        picture taken again (hrev138). The tail is glued back (``_glue``), counted and said
+        (``ami_message_glued``), and no picture is asked: nothing was lost. A message is
+        kept back for its tail only while the text after it has begun and is not a new
+        message (``_tail_coming``): a read ending at a blank line delivers at once. So a
+        tail whose head ended the previous read finds no message: dropped and counted as
+        lost (the picture is taken again), as is a piece with no message before it."""
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
-        complete = self._frame(text)
-        for each in complete:
-            try:
-                block = each.strip()
-                if _EOL not in block:  # a peer writing LF alone: its LFs end lines
-                    block = block.replace("\n", _EOL)
-                # in a CRLF message a bare LF is a value's, as Asterisk wrote it: never a
-                # line end (a name "x\nUniqueid: 1.1" adds no Uniqueid)
-                message = Message.from_line(block)
-                if message is None and block:
-                    # no "Event: " nor "Response: " header as panoramisk spells them (an
-                    # "event: Hangup" of a proxy that changed the case): counted, not
-                    # dropped unseen
-                    self._bad(ValueError("neither an Event nor a Response header"))
-                    continue
-                if message is not None:
-                    if factory is not None and "Response" in message and (
-                            message.id in self.responses
-                            or message.action_id in self.responses):
-                        factory.asked = None  # an answer: the session handles actions
-                        if message.get("Ping") == "Pong":
-                            factory.pong()
-                    self.handle_message(message)
-            except Exception as exc:  # noqa: BLE001 - one message must not end the session
-                self._bad(exc)
+        for each in self._frame(text):
+            block = each.strip()
+            if not block:
+                continue
+            if _EOL not in block:  # a peer writing LF alone: its LFs end lines
+                block = block.replace("\n", _EOL)
+            # in a CRLF message a bare LF is a value's, as Asterisk wrote it: never a line
+            # end (a name "x\nUniqueid: 1.1" adds no Uniqueid)
+            lines = block.split(_EOL)
+            _key = self._key
+            if any(_key(line) in _MESSAGE_KEYS for line in lines):
+                self._release()  # (an Event line first: one line looked at)
+                self._held, self._held_keys, self._held_len = [block], None, len(block)
+            elif self._held is not None and self._is_tail(lines):
+                self._glue(lines)
+            else:
+                self._release()  # a piece repeating its headers is no tail of it (hrev143)
+                self._deliver(block)  # no Event header and no message before it: dropped
+        if self._held is not None:
+            if not self._tail_coming():
+                self._release()
+            elif self._held_timer is None:
+                self._hold_bounded()
+
+    def _hold_bounded(self) -> None:
+        """The held message handed over ``_TAIL_WAIT_S`` after it was kept back, whatever
+        comes (a tail arriving over several reads does not extend it). Fed outside a
+        running loop (framing tests), it waits for the next read."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._held_timer = loop.call_later(_TAIL_WAIT_S, self._tail_late)
+
+    def _tail_late(self) -> None:
+        self._held_timer = None
+        if not self.closed:
+            self._release()
+
+    @staticmethod
+    def _key(line: str) -> str:
+        """A header line's name, in lower case ("" for a line with none)."""
+        return line.partition(":")[0].strip().lower()
+
+    def _tail_coming(self) -> bool:
+        """Whether the text read after the held message has begun something that is not a
+        new message (its tail, arriving): at most ``_LOOK_AHEAD`` characters looked at,
+        and the bytes of a character cut between reads."""
+        if self._skipping:
+            return False
+        start = ""
+        for part in self._pending:
+            start += part[:_LOOK_AHEAD]
+            if len(start) >= _LOOK_AHEAD:
+                break
+        start = start[:_LOOK_AHEAD].lstrip("\r\n").lower()
+        if not start:
+            # nothing, or line ends only: the message is handled now; but for the first
+            # bytes of a character the decoder holds (no message begins so)
+            decoder = self._decoder
+            return decoder is not None and bool(decoder.getstate()[0])
+        for key in _MESSAGE_KEYS:
+            if start.startswith(key + ":"):
+                return False
+            if (key + ":").startswith(start):
+                return True  # "Eve": not known yet
+        return True
+
+    def _is_tail(self, lines: list[str]) -> bool:
+        """Whether ``lines`` may be the held message's tail: Asterisk writes each header of
+        a message once but for ``_REPEATED_KEYS``, so a piece repeating one of the
+        message's (or its tails') headers is another message damaged (an "Evnt: Hangup"
+        of a proxy), not the rest of this one. Glued, the Linkedid of another call went
+        onto this message and nothing was counted lost (hrev143): dropped and lost, the
+        picture is taken again."""
+        assert self._held is not None
+        _key = self._key
+        keys = self._held_keys
+        if keys is None:  # the message's own names, read at its first tail only
+            keys = self._held_keys = {_key(line) for line in self._held[0].split(_EOL)}
+        return not any(":" in line and (key := _key(line)) in keys
+                       and not key.endswith(_REPEATED_KEYS) for line in lines)
+
+    def _glue(self, lines: list[str]) -> None:
+        """The tail of the held message added to it (``_is_tail``). A line with no header
+        name it repeats is left out (the first wins, as ``normalize`` keeps the first of a
+        message's own repeats), but for the variables, which Asterisk writes one line each."""
+        assert self._held is not None
+        assert self._held_keys is not None  # read by ``_is_tail``
+        _key = self._key
+        keys = self._held_keys
+        kept = [line for line in lines
+                if (key := _key(line)) not in keys or key.endswith(_REPEATED_KEYS)]
+        if kept:
+            keys.update(_key(line) for line in kept)
+            tail = _EOL.join(kept)
+            self._held.append(tail)
+            self._held_len += len(tail) + len(_EOL)
+        self._glued += 1
+        factory = self.factory
+        # counted by the factory when it asks to be (``AmiWatchdog``: messages_glued),
+        # always on the connection (``_glued``) and in the log
+        glued = getattr(factory, "message_glued", None)
+        if glued is not None:
+            glued()
+        now = time.monotonic()
+        if self._glued_said is None or now - self._glued_said >= _GLUED_SAID_S:
+            self._glued_said = now
+            _log.warning("ami_message_glued", glued=self._glued, lines=len(lines),
+                         effect="an AMI message was cut by a header value ending in a line "
+                                "break (Asterisk writes values as they are): its tail was "
+                                "read back into it",
+                         fix="strip the line break where the dialplan sets the value "
+                             "(CALLERID(name), CONNECTEDLINE(name), a channelvars variable "
+                             "set from CURL, SHELL or a CNAM lookup)")
+        if self._held_len > _MAX_PENDING_BYTES:
+            self._held = None
+            self._bad(ValueError(f"message past {_MAX_PENDING_BYTES} bytes"))
+
+    def _release(self) -> None:
+        """The held message, with any tail glued to it, handled now."""
+        held, self._held = self._held, None
+        timer, self._held_timer = self._held_timer, None
+        if timer is not None:
+            timer.cancel()
+        if held is not None:
+            self._deliver(_EOL.join(held))
+
+    def _deliver(self, block: str) -> None:
+        factory = self.factory
+        try:
+            message = Message.from_line(block)
+            if message is None:
+                # no "Event: " nor "Response: " header as panoramisk spells them (an
+                # "event: Hangup" of a proxy that changed the case): counted, not
+                # dropped unseen
+                self._bad(ValueError("neither an Event nor a Response header"))
+                return
+            if factory is not None and "Response" in message and (
+                    message.id in self.responses or message.action_id in self.responses):
+                factory.asked = None  # an answer: the session handles actions
+                if message.get("Ping") == "Pong":
+                    factory.pong()
+            self.handle_message(message)
+        except Exception as exc:  # noqa: BLE001 - one message must not end the session
+            self._bad(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """A message held for a tail that will not come is handled first: it was read."""
+        if not self.closed:
+            self._release()
+        super().connection_lost(exc)
 
     def close(self) -> None:
         """Fail the actions still waiting for an answer, at once.
@@ -443,6 +617,9 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         nothing) and the rebuild after the reconnect decides again."""
         waiting = [action.future for action in self.responses.values()
                    if not action.future.done()]
+        timer, self._held_timer = self._held_timer, None
+        if timer is not None:  # a closed session hands nothing over (connection_lost first)
+            timer.cancel()
         super().close()
         for future in waiting:
             if not future.done():
@@ -708,6 +885,8 @@ class AmiWatchdog:
             loop=asyncio.get_running_loop())
         self._manager.register_event("*", self._on_event)
         self._manager.events_lost = self._events_lost
+        # a message cut by a value ending in CRLF, its tail glued back (``_GuardedProtocol``)
+        self._manager.message_glued = self._message_glued
         self._resync_due = False  # a picture is asked for after a message dropped unread
         self._resynced: float | None = None  # when the last such picture was asked
         self._lost_at: float | None = None  # the first loss that picture is to cover (clock)
@@ -723,6 +902,7 @@ class AmiWatchdog:
             on_login=self._on_read_login, on_disconnect=self._on_read_disconnect,
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
+        self._reader.message_glued = self._message_glued
         self._main_reads_said = False  # ami_reads_on_main_session said since a read login
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -869,6 +1049,9 @@ class AmiWatchdog:
         name = event.get("Event") if isinstance(event, Mapping) else None
         _log.error("ami_event_failed", ami_event=clipped(str(name), 60),
                    error=type(exc).__name__, reason=clipped(str(exc), 200))
+
+    def _message_glued(self) -> None:
+        self.stats["messages_glued"] += 1
 
     def _bad_message(self, exc: Exception) -> None:
         self.stats["malformed_messages"] += 1

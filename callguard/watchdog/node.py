@@ -135,8 +135,12 @@ class WatchdogNode:
         self._metrics.watch_counts(
             "callguard_watchdog_events", "AMI watchdog events by kind (event_errors, "
             "malformed_messages, hangup_sent, hangup_already_gone, hangup_refused, "
-            "getvar_sent, rebuilds, takeovers, ami_silent, number_found, number_not_found, "
-            "events_late, hangup_deferred_to_picture, events_lost, resyncs)",
+            "hangup_unanswered, getvar_sent, getvar_no_read_session, getvar_on_main_session, "
+            "getvar_again_on_main_session, rebuilds, rebuild_refused, pictures_retaken, "
+            "takeovers, ami_silent, ami_read_silent, actions_refused, relogin_refused, "
+            "number_found, number_not_found, events_late, hangup_deferred_to_picture, "
+            "events_lost, events_lost_during_picture, resyncs, messages_glued; the tracker's "
+            "warnings less their watchdog_ prefix: follow_unread)",
             "event", self._stats)
         await self.ami.start(known_until=self._known_until)
         self._leasing = asyncio.create_task(self._lease_loop())
