@@ -202,11 +202,16 @@ class StreamGap:
 
     def reaches(self, first: datetime | None, last: datetime | None,
                 margin: timedelta = timedelta(days=2)) -> bool:
-        """Whether records of a range [first, last) can be among them: written between
-        ``first_ms`` and ``last_ms``, a call dated a little either side (``margin``)."""
-        start = _EPOCH + timedelta(milliseconds=self.first_ms) - margin
+        """Whether records of a range [first, last) can be among them: a call is decided
+        before its record is added to the stream (``last_ms``, a node's clock ``margin``
+        ahead at most), but may be decided any time before — a node's sink queues while
+        Redis is down, and a node re-sends its log on reconnect (hoff30): ``first_ms``
+        bounds nothing, and a range ending before the gap was written can hold them
+        (hrev147: harc30 took two days before ``first_ms`` as the bound, and a report of
+        the week before a re-send answered complete). ``last`` is kept for callers."""
+        del last  # any range starting early enough can hold them, however early it ends
         end = _EPOCH + timedelta(milliseconds=self.last_ms) + margin
-        return (last is None or start < last) and (first is None or end >= first)
+        return first is None or end >= first
 
     def said(self) -> str:
         """The gap in words, for `report` and `evidence`."""
