@@ -46,7 +46,7 @@ from callguard.cli.logs import (
 from callguard.cli.render import called_party_times
 from callguard.cli.unarchived_stream import StreamUnreadableError
 from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
-from callguard.compliance.archive.store import Archive, read_through_commits
+from callguard.compliance.archive.store import Archive, gap_notes, read_through_commits
 from callguard.compliance.fields import redact_line
 from callguard.compliance.reader import Record, listed_again_if_purged, log_exists
 from callguard.compliance.report import spreadsheet_cell
@@ -169,7 +169,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     # alone, a file of "decisions: none" looked up with another key read, years later,
     # as a number never called.
     query["notes"], query["incomplete"] = _notes(found, key_id, key_source, stream_note,
-                                                 decision_id, elsewhere)
+                                                 decision_id, elsewhere, archive)
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
@@ -325,10 +325,15 @@ def _add_stream(state: CliState, archive: Archive, live: LiveLines,
 
 def _notes(found: Evidence, key_id: str | None, key_source: str,
            stream_note: str | None = None, decision_id: str | None = None,
-           elsewhere: list[str] | None = None) -> tuple[list[str], bool]:
+           elsewhere: list[str] | None = None,
+           archive: Archive | None = None) -> tuple[list[str], bool]:
     """What the answer could not include, and whether that makes it incomplete (exit 1).
     A purge or a replaced store is not here: the documents say it in their own place."""
-    notes, incomplete = [], False
+    # what the stream archiver found lost or refused, kept in the archive (harc30): any
+    # number's records may be among them, whatever the range (a call is dated by its
+    # instant, which may be far from when it was written)
+    notes = gap_notes(archive.manifest()) if archive is not None and archive.exists() else []
+    incomplete = bool(notes)
     if decision_id is not None and not found.decisions:
         notes.append(_nowhere(decision_id))
         incomplete = True

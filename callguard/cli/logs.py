@@ -785,7 +785,8 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     # report, which says so in its sources; it exited before, printing no report at all
     # (no JSON, no CSV, no page) for one record a newer node wrote.
     missing = log_query.finish(matched, exit_incomplete=False)
-    missing += _stream_sources(done, streamed)
+    missing += _stream_sources(done, streamed) + (
+        [] if stream else _archive_gaps(archive, query.since, query.until))
     if missing:
         done.sources = {**done.sources, "not_read": missing}
     _print_report(done, html_path, as_json=as_json, as_csv=as_csv,
@@ -1044,6 +1045,20 @@ def _stream_records(state: CliState, manifest: Any, stats: ReadStats,
                 yield record
     except StreamUnreadableError as exc:  # lost mid-read: the report is incomplete
         said["unread"] = str(exc)
+
+
+def _archive_gaps(archive: Any, since: datetime | None, until: datetime | None) -> list[str]:
+    """What the stream archiver found lost or refused and kept in the archive (its run's
+    log line alone said it, gone after rotation: harc30), for a range those records can be
+    of; warned, and the report INCOMPLETE."""
+    if not archive.exists():
+        return []
+    from callguard.compliance.archive.store import gap_notes  # noqa: PLC0415
+
+    notes = gap_notes(archive.manifest(), since, until)
+    for note in notes:
+        _warn(note)
+    return notes
 
 
 def _stream_sources(done: Any, streamed: dict[str, str] | None) -> list[str]:

@@ -14,6 +14,7 @@ glued behind a torn fragment is recovered. Both are counted.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table, columns_of, row_of
-from callguard.compliance.archive.store import Archive, Manifest, Part, connect
+from callguard.compliance.archive.store import Archive, Manifest, Part, StreamGap, connect
 from callguard.compliance.archive.stream_group import GROUP
 from callguard.compliance.archive.stream_group import entry_key as _id_key
 from callguard.compliance.archive.stream_group import text as _text
@@ -32,7 +33,7 @@ from callguard.compliance.compress import compress_segment
 from callguard.compliance.counts_guard import counts_guard
 from callguard.compliance.purge import maintenance
 from callguard.compliance.reader import Record, known_schema, parse_line, recover_line
-from callguard.compliance.segments import Segment, closed_segments
+from callguard.compliance.segments import Segment, closed_segments, fsync_path
 
 if TYPE_CHECKING:
     from redis import asyncio as aioredis
@@ -75,6 +76,8 @@ class Batch:
         self.parts: list[Part] = []
         self._rows: dict[str, list[dict[str, Any]]] = {"decisions": [], "events": []}
         self._days: dict[str, list[str]] = {"decisions": [], "events": []}
+        # the lines of records refused, when the caller keeps them (the stream's quarantine)
+        self.refused_lines: list[bytes] | None = None
 
     def add_line(self, line: bytes) -> None:
         """One line of a segment (or one stream entry)."""
@@ -87,17 +90,18 @@ class Batch:
             if record is None:
                 return
             self.run.recovered += 1
-        self.add(record)
+        if not self.add(record) and self.refused_lines is not None:
+            self.refused_lines.append(line.strip())
 
-    def add(self, record: Record) -> None:
-        """One parsed record."""
+    def add(self, record: Record) -> bool:
+        """One parsed record; False when it is refused (not archived)."""
         if not known_schema(record):
             self.run.refused += 1
-            return
+            return False
         placed = row_of(record)
         if placed is None:
             self.run.refused += 1
-            return
+            return False
         table, row, logged = placed
         self._rows[table.name].append(row)
         self._days[table.name].append(logged.date().isoformat())
@@ -107,6 +111,7 @@ class Batch:
             self.run.events += 1
         if len(self._rows[table.name]) >= FLUSH_ROWS:
             self._flush(table)
+        return True
 
     def _flush(self, table: Table) -> None:
         rows, days = self._rows[table.name], self._days[table.name]
@@ -296,21 +301,21 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                          threads: int = 1, count: int = 50_000,
                          compact_before: date | None = None,
                          months_before: date | None = None) -> ArchiveRun:
-    """Archive every stream entry not yet acknowledged by the archivers' group."""
-    from redis.exceptions import ResponseError  # noqa: PLC0415 - Redis only here
+    """Archive every stream entry not yet acknowledged by the archivers' group.
 
+    What it cannot archive is kept in the manifest (``StreamGap``), committed before the
+    entries are acknowledged, so `report` and `evidence` here say it after the run's log
+    is gone: entries trimmed before they were committed (``lost``), and entries refused
+    (a newer schema: their lines kept in the quarantine file, ``refused``). A pending entry
+    trimmed before it was committed is left pending (never acknowledged): the group then
+    tells every other host (`report` on an officer's) that it was not archived."""
     run = ArchiveRun()
-    created = True
-    try:
-        await client.xgroup_create(key, GROUP, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-        created = False
+    created = await _make_group(client, key, run.notes)
     consumer = socket.gethostname()
     with archive.writing() as manifest:
         connection = connect(threads)
         batch = Batch(archive, connection, run)
+        gaps = _Gaps(archive, manifest, key)
         done = manifest.stream.get(key, "0-0")
         if created and done != "0-0":
             run.notes.append(
@@ -319,51 +324,169 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                 f"read it up to {done}; what the nodes wrote after that and before the loss "
                 "is not in the archive. Each node's log file still holds its records: "
                 "archive them with `callguard archive --file`")
-        lost, taken = await _take_over(client, key, consumer, done, run.notes)
+        lost, taken, deleted = await _take_over(client, key, consumer, done, run.notes)
         run.stream_lost += lost
+        gaps.lost(deleted, lost, exact=True)
         for first in ("0", ">"):  # first what was delivered and never acknowledged
             start = first
             while True:
                 if first == ">":  # before reading: what was trimmed unread since
-                    trimmed, exact = await _trimmed_undelivered(client, key)
+                    trimmed, exact, between = await _trimmed_undelivered(client, key)
                     run.stream_lost_is_lower_bound |= not exact
                     run.stream_lost += trimmed
+                    if trimmed or (not exact and between):
+                        gaps.lost(between, trimmed, exact=exact)
                 answer: Any = await client.xreadgroup(GROUP, consumer, {key: start},
                                                       count=count)
                 entries = answer[0][1] if answer else []
                 if not entries:
                     break
                 ids = [_text(entry_id) for entry_id, _ in entries]
-                for entry_id, fields in entries:
-                    if not _after(_text(entry_id), done) and _text(entry_id) not in taken:
-                        continue  # committed before a crash, not acknowledged
-                    if not fields:  # pending, then trimmed: delivered, never committed
-                        run.stream_lost += 1
-                        continue
-                    batch.add_line(fields.get(b"r", b""))
-                    run.stream_entries += 1
+                kept, refused = _add_entries(batch, entries, done, taken)
                 manifest.parts.extend(batch.finish())
+                new_lost = [i for i in kept if _after(i, done) or i in taken]
+                gaps.lost(new_lost, len(new_lost), exact=True)
+                gaps.refused(refused, batch.refused_lines)
                 done = max([done, *ids], key=_id_key)
                 manifest.stream[key] = done
-                archive.commit(manifest)
-                await client.xack(key, GROUP, *ids)
+                archive.commit(manifest)  # the parts, the gaps, then the acknowledgement
+                # a set: a read of 50,000 pending entries found lost took 50,000 list scans
+                # (quadratic, every run: they stay pending; hrev147)
+                held = set(kept)
+                acked = [i for i in ids if i not in held]
+                if acked:
+                    await client.xack(key, GROUP, *acked)
                 if first == "0":
                     start = ids[-1]  # the next pending entries after these
+        if gaps.changed:
+            archive.commit(manifest)
+        batch.refused_lines = None
         _compact_run(archive, manifest, connection, run, compact_before, months_before)
-    _stream_notes(run, key)
+    _stream_notes(run, key, gaps.quarantine_name)
     return run
 
 
-def _stream_notes(run: ArchiveRun, key: str) -> None:
-    """What the run could not archive from the stream, said on its notes."""
+def _add_entries(batch: Batch, entries: list[Any], done: str, taken: set[str],
+                 ) -> tuple[list[str], list[str]]:
+    """Add a read's entries to ``batch``; ``(kept, refused)``: the ids of entries trimmed
+    while pending (no fields: never acknowledged, counted lost when after ``done``), and
+    of those refused (their lines in ``batch.refused_lines``)."""
+    kept: list[str] = []
+    refused: list[str] = []
+    batch.refused_lines = []
+    for entry_id, fields in entries:
+        this = _text(entry_id)
+        if not _after(this, done) and this not in taken:
+            if not fields:  # left pending when found lost (a run before)
+                kept.append(this)
+            continue  # committed before a crash, not acknowledged
+        if not fields:  # pending, then trimmed: delivered, never committed
+            batch.run.stream_lost += 1
+            kept.append(this)
+            continue
+        before = len(batch.refused_lines)
+        batch.add_line(fields.get(b"r", b""))
+        if len(batch.refused_lines) > before:
+            refused.append(this)
+        batch.run.stream_entries += 1
+    return kept, refused
+
+
+async def _make_group(client: aioredis.Redis, key: str, notes: list[str]) -> bool:
+    """Create the archivers' group (True) unless it is there. ``ENTRIESREAD 0``: it has
+    read none of the entries ever added, so Redis counts its lag from the first entry
+    ever added — without it (Redis >= 7.0 given only the id 0), a group made on a stream
+    already trimmed gets an estimate that takes every trimmed entry as read, and `report`
+    on another host read those entries, never archived, as archived (hrev139, harc30).
+    A Redis before 7.0 has no ENTRIESREAD (nor counts at all): the group is made without,
+    and said."""
+    from redis.exceptions import ResponseError  # noqa: PLC0415 - Redis only here
+
+    try:
+        await client.xgroup_create(key, GROUP, id="0", mkstream=True, entries_read=0)
+    except ResponseError as exc:
+        if "BUSYGROUP" in str(exc):
+            return False
+        said = str(exc).lower()  # Redis < 7.0: a syntax or arity error (not seen here:
+        if not any(w in said for w in ("syntax", "entriesread", "wrong number",  # 7.0.15)
+                                       "unknown subcommand")):
+            raise
+        try:
+            await client.xgroup_create(key, GROUP, id="0", mkstream=True)
+        except ResponseError as again:
+            if "BUSYGROUP" in str(again):
+                return False
+            raise
+        notes.append(f"the consumer group {GROUP} of {key} was made without ENTRIESREAD "
+                     f"(this Redis refused it: {exc}; it needs Redis 7.0): Redis cannot count "
+                     "the entries trimmed before the group read them, so other hosts cannot "
+                     "tell a trim of what was archived from a loss")
+    return True
+
+
+class _Gaps:
+    """This run's ``StreamGap`` records in the manifest (one lost, one refused), widened
+    as the run goes, and the quarantine file of refused lines."""
+
+    def __init__(self, archive: Archive, manifest: Manifest, key: str) -> None:
+        self.archive, self.manifest, self.key = archive, manifest, key
+        self.noted = datetime.now(UTC).isoformat(timespec="seconds")
+        self.made: dict[str, StreamGap] = {}
+        self.changed = False
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+        self.quarantine_name = f"quarantine/stream-{safe}.jsonl"
+
+    def _gap(self, kind: str, ids: list[str]) -> StreamGap:
+        gap = self.made.get(kind)
+        low, high = min(ids, key=_id_key), max(ids, key=_id_key)
+        if gap is None:
+            gap = StreamGap(key=self.key, kind=kind, entries=0, after=low, until=high,
+                            noted=self.noted,
+                            file=self.quarantine_name if kind == "refused" else "")
+            self.made[kind] = gap
+            self.manifest.stream_gaps.append(gap)
+        gap.after = min(gap.after, low, key=_id_key)
+        gap.until = max(gap.until, high, key=_id_key)
+        self.changed = True
+        return gap
+
+    def lost(self, ids: list[str], count: int, *, exact: bool) -> None:
+        """``count`` entries lost, with these ids (or two ids they lie between)."""
+        if not ids or (not count and exact):
+            return
+        gap = self._gap("lost", ids)
+        gap.entries += count
+        gap.at_least |= not exact
+
+    def refused(self, ids: list[str], lines: list[bytes] | None) -> None:
+        """Entries refused: their lines appended to the quarantine file, durably."""
+        if not ids or not lines:
+            return
+        path = self.archive.root / self.quarantine_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        held = set(path.read_bytes().splitlines()) if path.exists() else set()
+        fresh = [line for line in dict.fromkeys(lines) if line not in held]
+        with path.open("ab") as handle:
+            handle.write(b"".join(line + b"\n" for line in fresh))
+            handle.flush()
+            os.fsync(handle.fileno())
+        fsync_path(path.parent)
+        fsync_path(self.archive.root)
+        self._gap("refused", ids).entries += len(ids)
+
+
+def _stream_notes(run: ArchiveRun, key: str, quarantine: str) -> None:
+    """What the run could not archive from the stream, said on its notes (and kept in the
+    manifest: ``StreamGap``)."""
     if run.stream_lost or run.stream_lost_is_lower_bound:
         run.notes.append(_lost_note(run, key))
-    if run.refused:  # acknowledged, so never read from the stream again: said, not quiet
+    if run.refused:  # kept in the quarantine file, said by report and evidence here
         run.notes.append(f"{run.refused} stream entr(y/ies) of {key} were not archived: a "
                          "schema this callguard does not know (a newer node's), or no "
-                         "readable logged_at; evidence and report do not read them from the "
-                         "stream again. Each node's log file still holds its records: upgrade "
-                         "callguard, and keep those files until their records are archived "
+                         "readable logged_at; their lines are kept in the archive's "
+                         f"{quarantine}, and report and evidence here say so. Each node's "
+                         "log file still holds its records: upgrade callguard, and keep "
+                         "those files until their records are archived "
                          "(`callguard archive --file`)")
 
 
@@ -388,13 +511,14 @@ STALE_MS = 600_000
 
 
 async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
-                     notes: list[str]) -> tuple[int, set[str]]:
+                     notes: list[str]) -> tuple[int, set[str], list[str]]:
     """Claim the group's entries pending too long for another consumer name (they would
     stay pending for a name no archiver uses again, never archived), and name any other
     archiver that reads the group now (each archive would hold only part of the stream).
     Return how many claimed entries had been trimmed meanwhile (not archived), and the ids
     claimed: archived whatever the archive's last id (another archiver may have read them
-    before this one read later ones; a row archived twice is deduplicated)."""
+    before this one read later ones; a row archived twice is deduplicated); and the ids of
+    those lost."""
     consumers: Any = await client.xinfo_consumers(key, GROUP)
     owners = []
     for other in consumers:
@@ -409,9 +533,10 @@ async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
                          "the consumer group shares the entries out, so each archive holds "
                          "only part of the stream; run one archiver")
     if not owners:
-        return 0, set()
+        return 0, set(), []
     taken: set[str] = set()
     claimed = lost = 0
+    gone: list[str] = []
     start = "0-0"
     while True:
         answer: Any = await client.xautoclaim(key, GROUP, consumer, STALE_MS, start,
@@ -421,6 +546,7 @@ async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
         deleted = [_text(i) for i in answer[2]] if len(answer) > 2 else []
         claimed += len(entries) + len(deleted)
         lost += sum(1 for i in deleted if _after(i, done))
+        gone += [i for i in deleted if _after(i, done)]
         if start == "0-0":
             break
     if claimed:
@@ -428,10 +554,11 @@ async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
                      f"{', '.join(repr(o) for o in owners)} for more than "
                      f"{STALE_MS // 60_000} min (an archiver killed, or renamed by a new "
                      "hostname)")
-    return lost, taken
+    return lost, taken, gone
 
 
-async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> tuple[int, bool]:
+async def _trimmed_undelivered(client: aioredis.Redis, key: str,
+                               ) -> tuple[int, bool, list[str]]:
     """How many entries after the group's last delivered one were trimmed before it read
     them, and whether that is exact (else: at least that many). Trimming takes the oldest
     first, so there is a gap only when the stream's first entry is past the last delivered
@@ -440,22 +567,24 @@ async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> tuple[int, b
     that read nothing yet, every entry ever added but gone. Redis knows the lag only while
     it counts the group's reads (``entries-read``): after an XDEL past the group (or before
     Redis 7.0) it has none, or only an estimate that counts every trimmed entry as read; then
-    what it says is a lower bound."""
+    what it says is a lower bound. Third: the two ids they lie between (the group's last
+    delivered one and the stream's first), when some may be gone."""
     stream: Any = await client.xinfo_stream(key)
     groups: Any = await client.xinfo_groups(key)
     group = next((g for g in groups if _text(g.get("name")) == GROUP), None)
     first = stream.get("recorded-first-entry-id") or (stream.get("first-entry") or [None])[0]
     if group is None or first is None:
-        return 0, True
+        return 0, True, []
     delivered = _text(group.get("last-delivered-id") or "0-0")
     if not _after(_text(first), delivered):
-        return 0, True
+        return 0, True, []
+    between = [delivered, _text(first)]
     length, added, lag = int(stream.get("length", 0)), stream.get("entries-added"), group.get(
         "lag")
     if delivered == "0-0" and added is not None:  # read nothing: every entry gone is unread
-        return max(0, int(added) - length), True
+        return max(0, int(added) - length), True, between
     trimmed = 0 if lag is None else max(0, int(lag) - length)
-    return trimmed, lag is not None and group.get("entries-read") is not None
+    return trimmed, lag is not None and group.get("entries-read") is not None, between
 
 
 def _after(entry_id: str, done: str) -> bool:

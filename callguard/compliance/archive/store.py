@@ -81,12 +81,14 @@ __all__ = [
     "Manifest",
     "NumberFile",
     "Part",
+    "StreamGap",
     "arrays_of",
     "casts",
     "connect",
     "empty_select",
     "fetch_rows",
     "fsync_path",
+    "gap_notes",
     "read_through_commits",
     "union_view",
 ]
@@ -166,6 +168,82 @@ class NumberFile:
 
 
 @dataclass(slots=True)
+class StreamGap:
+    """Stream entries the archiver could not archive, from one run.
+
+    ``kind``: ``lost`` — trimmed (the stream's MAXLEN, a purge) before they were committed:
+    never delivered, or delivered and the archiver killed before its commit; their records
+    are in no archive, only in each node's log file. ``refused`` — read, and of a schema
+    this callguard does not know (a newer node's) or with no readable ``logged_at``: their
+    lines are kept in ``file`` (the quarantine, under the archive), not acknowledged
+    silently. ``entries`` is exact unless ``at_least`` (Redis could not count them all).
+    ``after``/``until``: the stream ids they lie between (exclusive for a trim; the first
+    and last id otherwise); a stream id's milliseconds are when Redis added the entry,
+    so ``first_ms``/``last_ms`` bound when the records were written. ``noted``: the run."""
+
+    key: str
+    kind: str
+    entries: int
+    after: str
+    until: str
+    noted: str
+    at_least: bool = False
+    file: str = ""
+
+    @property
+    def first_ms(self) -> int:
+        """When the first of them can have been added (ms since the epoch)."""
+        return int(self.after.partition("-")[0] or 0)
+
+    @property
+    def last_ms(self) -> int:
+        """When the last of them can have been added (ms since the epoch)."""
+        return int(self.until.partition("-")[0] or 0)
+
+    def reaches(self, first: datetime | None, last: datetime | None,
+                margin: timedelta = timedelta(days=2)) -> bool:
+        """Whether records of a range [first, last) can be among them: a call is decided
+        before its record is added to the stream (``last_ms``, a node's clock ``margin``
+        ahead at most), but may be decided any time before — a node's sink queues while
+        Redis is down, and a node re-sends its log on reconnect (hoff30): ``first_ms``
+        bounds nothing, and a range ending before the gap was written can hold them
+        (hrev147: harc30 took two days before ``first_ms`` as the bound, and a report of
+        the week before a re-send answered complete). ``last`` is kept for callers."""
+        del last  # any range starting early enough can hold them, however early it ends
+        end = _EPOCH + timedelta(milliseconds=self.last_ms) + margin
+        return first is None or end >= first
+
+    def said(self) -> str:
+        """The gap in words, for `report` and `evidence`."""
+        since = f"between {_ms_text(self.first_ms)} and " if self.first_ms else "by "
+        when = (f"written {since}{_ms_text(self.last_ms)} (stream ids {self.after} .. "
+                f"{self.until})")
+        count = f"{'at least ' if self.at_least else ''}{self.entries}"
+        if self.kind == "refused":
+            return (f"the archiver refused {count} entr(y/ies) of the record stream "
+                    f"{self.key} {when} (run of {self.noted}): a schema this callguard "
+                    "does not know (a newer node's), or no readable logged_at; they are not "
+                    f"in the archive, their lines are kept in {self.file}. Upgrade callguard "
+                    "to read them")
+        return (f"the archiver found {count} entr(y/ies) of the record stream {self.key} "
+                f"trimmed before they were archived, {when} (run of {self.noted}): their "
+                "records are in no archive. Each node's log file still holds its records: "
+                "read them (`evidence --file`, `report --file`) or archive them "
+                "(`callguard archive --file`)")
+
+
+def gap_notes(manifest: Manifest, first: datetime | None = None,
+              last: datetime | None = None) -> list[str]:
+    """What the stream archiver could not archive (``StreamGap``) whose records can be of
+    the range [first, last): each makes an answer read from this archive incomplete."""
+    return [gap.said() for gap in manifest.stream_gaps if gap.reaches(first, last)]
+
+
+def _ms_text(millis: int) -> str:
+    return (_EPOCH + timedelta(milliseconds=millis)).isoformat(timespec="seconds")
+
+
+@dataclass(slots=True)
 class Manifest:
     """What the archive holds."""
 
@@ -176,6 +254,9 @@ class Manifest:
     # and readers read it as unarchived, so those records are counted and said, not lost
     refused: dict[str, int] = field(default_factory=dict)
     stream: dict[str, str] = field(default_factory=dict)  # stream key -> last archived id
+    # What the stream archiver could not archive, kept so that `report` and `evidence`
+    # on this host say it after the run's log line is gone (``StreamGap``; harc30)
+    stream_gaps: list[StreamGap] = field(default_factory=list)
     numbers: list[NumberFile] = field(default_factory=list)  # oldest first
     next_number_id: int = 1
 
@@ -258,6 +339,7 @@ class Archive:
                         segments=dict(raw.get("segments", {})),
                         refused=dict(raw.get("refused", {})),
                         stream=dict(raw.get("stream", {})),
+                        stream_gaps=[StreamGap(**g) for g in raw.get("stream_gaps", [])],
                         numbers=[NumberFile(**n) for n in raw.get("numbers", [])],
                         next_number_id=int(raw.get("next_number_id", 1)))
 
@@ -281,6 +363,8 @@ class Archive:
                              "parts": [_fields(p) for p in manifest.parts],
                              "segments": manifest.segments, "stream": manifest.stream,
                              **({"refused": manifest.refused} if manifest.refused else {}),
+                             **({"stream_gaps": [asdict(g) for g in manifest.stream_gaps]}
+                                if manifest.stream_gaps else {}),
                              "numbers": [asdict(n) for n in manifest.numbers],
                              "next_number_id": manifest.next_number_id},
                             option=orjson.OPT_INDENT_2)
