@@ -339,3 +339,55 @@ async def _entries(url: str) -> list[str]:
         await client.aclose()
     ids = [orjson.loads(fields[b"r"]).get("decision_id") for _, fields in entries]
     return [i for i in ids if i]  # decisions (the events: no decision id)
+
+
+def _ids_on_stream(url: str) -> list[str]:
+    try:
+        return asyncio.run(_entries(url))
+    except Exception:  # noqa: BLE001 - Redis coming back: asked again
+        return []
+
+
+def test_a_serve_sends_what_it_decided_while_redis_was_down(tmp_path, redis_server):
+    """A real `serve`: Redis stopped, a check decided, Redis back: the decision reaches
+    the stream while serve runs. Redis stopped again, a check, serve stopped (SIGTERM)
+    before Redis came back: `stream_unsent` names the file; the next `serve` on that data
+    dir sends it once Redis answers. Each decision on the stream once."""
+    from tests.serve_node import ServeNode, write_lists
+
+    node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_stream=True)
+    write_lists(node.data, [])
+    body = {"number": "+18015550177", "campaign": "ut-solar-manual",
+            "at": "2026-12-02T11:00:00-07:00"}
+    node.start()
+    try:
+        status, answer = node.json("/v1/check", body)
+        assert status == 200, answer
+        first = answer["decision_id"]
+        node.until(lambda: first in _ids_on_stream(redis_server.url), what="first sent")
+        redis_server.stop()
+        status, answer = node.json("/v1/check", body)
+        assert status == 200, answer
+        second = answer["decision_id"]
+        redis_server.start()
+        node.until(lambda: second in _ids_on_stream(redis_server.url), timeout=30,
+                   what="sent once Redis answered")
+        redis_server.stop()
+        status, answer = node.json("/v1/check", body)
+        assert status == 200, answer
+        third = answer["decision_id"]
+    finally:
+        node.stop()
+    said = node.events("stream_unsent")
+    assert said, node.stderr()[-2000:]
+    assert str(node.data / "compliance.jsonl") in said[-1]["unsent_from"], said
+    redis_server.start()
+    assert third not in _ids_on_stream(redis_server.url)
+    node.start()
+    try:
+        node.until(lambda: third in _ids_on_stream(redis_server.url), timeout=30,
+                   what="sent by the next serve")
+    finally:
+        node.stop()
+    ids = _ids_on_stream(redis_server.url)
+    assert sorted(ids) == sorted([first, second, third]), ids

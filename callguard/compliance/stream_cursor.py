@@ -145,16 +145,18 @@ def save_cursor(log: Path, cursor: Cursor) -> None:
     fsync_path(target.parent)
 
 
-def _current(log: Path) -> tuple[int, int, list[Segment]]:
-    """The current file's inode and size (0, 0 when missing) and the closed segments, all
-    under the log's lock: no batch half written or being rolled back, no rotation between."""
+def _current(log: Path, ino: int | None = None) -> tuple[int, int, list[Segment]]:
+    """The current file's inode and size (0, 0 when missing) and, unless the inode is
+    ``ino`` (no rotation since: the usual step), the closed segments; all under the log's
+    lock (held for a stat, and a listing only after a rotation): no batch half written or
+    being rolled back, no rotation between."""
     with exclusive(log):
         try:
             st = os.stat(log)
-            ino, size = st.st_ino, st.st_size
+            now, size = st.st_ino, st.st_size
         except FileNotFoundError:
-            ino, size = 0, 0
-        return ino, size, closed_segments(log)
+            now, size = 0, 0
+        return now, size, ([] if now == ino and now != 0 else closed_segments(log))
 
 
 def start_cursor(log: Path) -> Cursor:
@@ -220,22 +222,35 @@ def read_step(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap | Non
     """The next lines from ``cursor`` (at most a batch) and the cursor after them. No lines
     and the same cursor: caught up. Runs in a thread (file IO)."""
     if cursor.stamp is not None:
-        closed = closed_segments(log)
-        segment = _segment_at(closed, cursor.stamp)
-        if segment is None:
-            purged = Gap(f"{log.name}.{cursor.stamp:%Y%m%dT%H%M%S%f}Z", cursor.offset)
-            return [], _next_after(log, closed, cursor.stamp), purged
-        try:
-            if segment.compressed:
-                lines, offset = _read_compressed(segment.path, cursor.offset)
-            else:
-                lines, offset = _read_plain(segment.path, cursor.offset, None)
-        except FileNotFoundError:  # compressed or purged between the listing and the read
-            return [], cursor, None
-        if offset == cursor.offset and not lines:  # its end: the next segment
-            return [], _next_after(log, closed, cursor.stamp), None
-        return lines, replace(cursor, offset=offset), None
-    ino, size, closed = _current(log)
+        return _step_closed(log, cursor, cursor.stamp)
+    return _step_current(log, cursor)
+
+
+def _step_closed(log: Path, cursor: Cursor, stamp: datetime,
+                 ) -> tuple[list[bytes], Cursor, Gap | None]:
+    """A step in a closed segment: its lines, then the next segment (or the current file)."""
+    closed = closed_segments(log)
+    segment = _segment_at(closed, stamp)
+    if segment is None:
+        purged = Gap(f"{log.name}.{stamp:%Y%m%dT%H%M%S%f}Z", cursor.offset)
+        return [], _next_after(log, closed, stamp), purged
+    try:
+        if segment.compressed:
+            lines, offset = _read_compressed(segment.path, cursor.offset)
+        else:
+            lines, offset = _read_plain(segment.path, cursor.offset, None)
+    except FileNotFoundError:  # compressed or purged between the listing and the read
+        return [], cursor, None
+    if offset == cursor.offset and not lines:  # its end: the next segment
+        return [], _next_after(log, closed, stamp), None
+    return lines, replace(cursor, offset=offset), None
+
+
+def _step_current(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap | None]:
+    """A step in the current file; after a rotation, onto the segment it became."""
+    ino, size, closed = _current(log, cursor.ino)
+    if ino == cursor.ino and size < cursor.offset:  # replaced, same inode: list them
+        ino, size, closed = _current(log)
     if ino != cursor.ino or size < cursor.offset:
         later = [s for s in closed if cursor.after is None or (
             s.closed_at is not None and s.closed_at > cursor.after)]
