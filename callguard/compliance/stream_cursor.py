@@ -114,11 +114,19 @@ def _instant(text: object) -> datetime | None:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _offset(value: object) -> int:
+    offset: int = int(value)  # type: ignore[call-overload]
+    if offset < 0:
+        raise ValueError(f"offset {offset} before the file's start")
+    return offset
+
+
 def load_cursor(log: Path) -> Cursor | None:
     """The saved cursor, or None (none saved, or unreadable: said)."""
     try:
         data = orjson.loads(cursor_path(log).read_bytes())
-        return Cursor(stamp=_instant(data.get("stamp")), offset=int(data["offset"]),
+        offset = _offset(data["offset"])
+        return Cursor(stamp=_instant(data.get("stamp")), offset=offset,
                       ino=int(data.get("ino", 0)), after=_instant(data.get("after")))
     except FileNotFoundError:
         return None
@@ -177,9 +185,14 @@ def _keep(line: bytes) -> bool:
         return False
 
 
-def _read_plain(path: Path, offset: int, end: int | None) -> tuple[list[bytes], int]:
-    """Whole lines from ``offset`` (up to ``end``), bounded; the offset after them."""
+def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0,
+                ) -> tuple[list[bytes], int]:
+    """Whole lines from ``offset`` (up to ``end``), bounded; the offset after them. With
+    ``ino``: nothing read (the same offset) unless the file opened is that inode — the
+    current file rotated between the stat under the lock and this open (hrev148)."""
     with path.open("rb") as handle:
+        if ino and os.fstat(handle.fileno()).st_ino != ino:
+            return [], offset
         handle.seek(offset)
         want = _BATCH_BYTES if end is None else min(_BATCH_BYTES, end - offset)
         chunk = handle.read(max(want, 0))
@@ -266,7 +279,7 @@ def _step_current(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap |
     if size == cursor.offset:
         return [], cursor, None
     try:
-        lines, offset = _read_plain(log, cursor.offset, size)
+        lines, offset = _read_plain(log, cursor.offset, size, ino)
     except FileNotFoundError:
         return [], cursor, None
     return lines, replace(cursor, offset=offset), None
@@ -301,6 +314,7 @@ class LogStreamSender:
         self.holder = False  # this process is the data dir's sender
         self.unsent = False  # stopped with lines not sent
         self._down = False
+        self._read_down = False
         self._backoff = 0.1
         # No cursor saved yet (the first start on this data dir): the end of the log now,
         # taken before this process writes anything (at start-up, not on the loop)
@@ -357,7 +371,14 @@ class LogStreamSender:
         saved_at = time.monotonic()
         while True:
             self._wake.clear()
-            lines, after, gap = await asyncio.to_thread(read_step, self._log, cursor)
+            try:
+                lines, after, gap = await asyncio.to_thread(read_step, self._log, cursor)
+            except Exception as exc:  # noqa: BLE001 - never stop sending for good
+                if not await self._read_failed(exc, cursor):
+                    self.unsent = True
+                    return
+                continue
+            self._read_down = False
             if gap is not None:
                 self._said_gap(gap)
             if lines and not await self._deliver(lines, cursor):
@@ -376,6 +397,21 @@ class LogStreamSender:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _POLL_S)
+
+    async def _read_failed(self, exc: Exception, cursor: Cursor) -> bool:
+        """A read of the log failed (IO error, a broken segment): said once until a read
+        succeeds, tried again after a pause; False when closing (unsent, said by aclose)."""
+        if not self._read_down:
+            _log.error("stream_read_failed", error=repr(exc),
+                       unsent_from=cursor.describe(self._log),
+                       detail="the stream sender could not read the log: it tries again "
+                              "every few seconds; records from here are not on the stream")
+        self._read_down = True
+        if self._closing:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), min(self._backoff * 10, 5.0))
+        return True
 
     def _said_gap(self, gap: Gap) -> None:
         self.gaps.append(gap)
