@@ -121,3 +121,54 @@ def test_a_read_that_fails_does_not_stop_the_sender(tmp_path, redis_server, monk
         return [orjson.loads(fields[b"r"])["n"] for _, fields in entries]
 
     assert asyncio.run(run()) == [1, 2]
+
+
+def test_an_unreadable_cursor_sends_the_current_file_again(tmp_path, redis_server):
+    """A cursor file that is garbage (a disk fault, a hand edit): hoff30 began at the end of
+    the log when the sender first ran, after this process's own records were written: the
+    backlog and those records were never sent. Now the current file is sent again from its
+    start (the archiver keeps a decision once), and said."""
+    log = tmp_path / "data" / "compliance.jsonl"
+    log.parent.mkdir()
+    _append(log, 1, 2)  # left unsent by the process before
+    cursor_path(log).write_bytes(b"\x00\x00garbage")
+
+    async def run() -> list[int]:
+        sender = LogStreamSender(aioredis.from_url(redis_server.url, socket_timeout=2),
+                                 log=log, key=KEY, maxlen=1000, node="node-b")
+        _append(log, 3)  # this process's own record, before its sender runs
+        with structlog.testing.capture_logs() as logs:
+            sender.start()
+            await asyncio.sleep(1.0)
+            await sender.aclose()
+        events = [e["event"] for e in logs]
+        assert "stream_cursor_unreadable" in events, logs
+        client = aioredis.from_url(redis_server.url)
+        try:
+            entries = await client.xrange(KEY)
+        finally:
+            await client.aclose()
+        return [orjson.loads(fields[b"r"])["n"] for _, fields in entries]
+
+    assert asyncio.run(run()) == [1, 2, 3]
+    assert load_cursor(log) is not None
+
+
+def test_the_first_start_on_a_data_dir_says_where_the_stream_begins(tmp_path, redis_server):
+    log = tmp_path / "data" / "compliance.jsonl"
+    log.parent.mkdir()
+    _append(log, 1)  # an older version's, maybe unsent: not looked for, and said
+
+    async def run(times: int) -> list[str]:
+        events = []
+        for _ in range(times):
+            sender = LogStreamSender(aioredis.from_url(redis_server.url, socket_timeout=2),
+                                     log=log, key=KEY, maxlen=1000, node="node-b")
+            with structlog.testing.capture_logs() as logs:
+                sender.start()
+                await asyncio.sleep(0.3)
+                await sender.aclose()
+            events += [e["event"] for e in logs]
+        return events
+
+    assert asyncio.run(run(2)).count("stream_cursor_started") == 1

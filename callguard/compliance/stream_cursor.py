@@ -27,7 +27,9 @@ decision once (by decision id), and the readers of the stream count it once.
 A segment the cursor names that was purged before it was sent: the cursor moves to the
 next one and the gap is said (``stream_gap``: the segment, the offset, the node), as
 ``gaps``. The first start on a data dir (no cursor) begins at the end of the log: what an
-earlier version left unsent is not looked for.
+earlier version left unsent is not looked for (said once: ``stream_cursor_started``). A
+cursor that cannot be read (``stream_cursor_unreadable``) sends the current file again
+from its start.
 
 All file IO runs in a thread (``asyncio.to_thread``): never on the event loop.
 """
@@ -132,8 +134,9 @@ def load_cursor(log: Path) -> Cursor | None:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         _log.warning("stream_cursor_unreadable", path=str(cursor_path(log)), error=str(exc),
-                     detail="the stream is fed from the end of the log: lines before it that "
-                            "were not sent are not looked for")
+                     detail="the stream is fed again from the start of the current file "
+                            "(the archiver keeps a decision once): lines of earlier segments "
+                            "that were not sent are not looked for")
         return None
 
 
@@ -356,16 +359,28 @@ class LogStreamSender:
         self.holder = True
         return True
 
+    async def _first_cursor(self) -> Cursor:
+        """The saved cursor; else (saved and written now) the end of the log at this
+        process's start on a new data dir, or the current file's start when unreadable."""
+        loaded = await asyncio.to_thread(load_cursor, self._log)
+        if loaded is not None:
+            return loaded
+        first = self._initial
+        if first is None:  # saved once, unreadable now: the current file again (hrev148)
+            first = replace(await asyncio.to_thread(start_cursor, self._log), offset=0)
+        else:  # said once, when the cursor is first made (hrev148)
+            _log.warning("stream_cursor_started", node=self._node,
+                         sent_from=first.describe(self._log),
+                         detail="no stream cursor on this data dir yet: the stream is fed "
+                                "from here; lines before it an earlier version left unsent "
+                                "are not looked for (archive --file this node's segments)")
+        await asyncio.to_thread(save_cursor, self._log, first)
+        return first
+
     async def _run(self) -> None:
         if not await self._hold():
             return
-        loaded = await asyncio.to_thread(load_cursor, self._log)
-        if loaded is None:
-            first = self._initial
-            if first is None:
-                first = await asyncio.to_thread(start_cursor, self._log)
-            await asyncio.to_thread(save_cursor, self._log, first)
-            loaded = first
+        loaded = await self._first_cursor()
         cursor: Cursor = loaded
         self.cursor = saved = cursor
         saved_at = time.monotonic()
