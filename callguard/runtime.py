@@ -20,6 +20,7 @@ from callguard.compliance.logkey import NumberProtector, load_log_key
 from callguard.compliance.record import RecordEncoder
 from callguard.compliance.segments import closed_segments
 from callguard.compliance.sinks import LogFile, LogTarget, RedisStreamSink, StreamTarget
+from callguard.compliance.stream_cursor import LogStreamSender
 from callguard.compliance.writer import RecordWriter
 from callguard.config import Settings
 from callguard.datadir import log_file
@@ -124,7 +125,7 @@ class Runtime:
     protector: NumberProtector
     compliance: ComplianceLog
     metrics: NodeMetrics
-    stream: RedisStreamSink | None = None
+    stream: RedisStreamSink | LogStreamSender | None = None
     # Called with every decision after it is recorded (metrics first; the AMI watchdog
     # appends itself): observers, which can never change the verdict.
     followers: list[Callable[[Decision], None]] = field(default_factory=list)
@@ -568,21 +569,29 @@ def _warn_moved(target: str, path: Path | None) -> None:
 
 
 def open_compliance_log(settings: Settings, protector: NumberProtector,
-                        ) -> tuple[ComplianceLog, RedisStreamSink | None]:
+                        ) -> tuple[ComplianceLog, RedisStreamSink | LogStreamSender | None]:
     """The record encoder and writer for the node's ``[log]`` settings (and its stream)."""
     path = log_path(settings)
     _warn_moved(settings.log.file, path)
     target: LogTarget = StreamTarget() if path is None else LogFile(
         path, max_bytes=settings.log.rotate_mb * 1024 * 1024)
-    stream = None
+    stream: RedisStreamSink | LogStreamSender | None = None
     views = []
-    if settings.log.redis_stream:
+    node = settings.log.node or socket.gethostname()
+    if settings.log.redis_stream and path is not None:
+        # fed from the file, from a durable cursor: nothing the file holds is left unsent
+        # unsaid (compliance/stream_cursor.py)
+        stream = LogStreamSender(redis_client(settings, socket_timeout=5), log=path,
+                                 key=settings.log.stream_key,
+                                 maxlen=settings.log.stream_maxlen, node=node)
+        views.append(stream.write)
+    elif settings.log.redis_stream:  # stdout: the lines as written, from memory
         stream = RedisStreamSink(redis_client(settings, socket_timeout=5),
                                  key=settings.log.stream_key,
                                  maxlen=settings.log.stream_maxlen)
         sink = stream
         views.append(lambda line: sink.write(line.rstrip(b"\n")))
-    encoder = RecordEncoder(protector, node=settings.log.node or socket.gethostname(),
+    encoder = RecordEncoder(protector, node=node,
                             packs=settings.packs, campaigns=settings.campaigns,
                             enabled=settings.enabled_packs)
     writer = RecordWriter(target, durability=settings.log.durability, views=views)

@@ -9,7 +9,6 @@ node, front, list versions and pack versions, on a node's host and on an officer
 from __future__ import annotations
 
 import orjson
-import pytest
 
 from tests.log_files import cli, config
 from tests.test_hoff25_officer_stream import _officer
@@ -121,21 +120,26 @@ def test_explain_each_decision_anywhere(tmp_path, redis_server):
             assert record is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect found by hoff26, not fixed: a decision a node made while Redis was down is in "
-    "that node's log file alone (its stream sink gave up: `stream_unavailable`, then "
-    "`stream_unsent`); the archiver never takes it, and `evidence NUMBER` on an officer's "
-    "host or the archiver's answers without it, exit 0, no note. The node would have to "
-    "put a record of the gap on the stream once Redis answers (callguard/compliance/"
-    "sinks.py), and readers name it"))
 def test_a_decision_made_while_redis_was_down_is_missing_unsaid(tmp_path, redis_server):
+    """Was a strict xfail (hoff26): the decision stayed in node-b's file alone. Since
+    hoff30 node-b's stream is fed from its file from a durable cursor: the one-shot check
+    says where its unsent record is, and node-b's next callguard (a serve, or as here its
+    next check, of another number) sends it first, once Redis answers. Nothing on the
+    archive's or an officer's host can know of a decision before node-b runs again: the
+    step between Redis's return and the questions is node-b's next run."""
     paths, _ = _site(tmp_path, redis_server)
     redis_server.stop()
     done = cli("check", NUMBER, "--campaign", CAMPAIGN, "--at", "2026-12-07T18:00:00Z",
                "--json", config_path=paths["node-b"])
     assert done.stdout, done.stderr
     unsent = orjson.loads(done.stdout)["decision_id"]
+    assert "stream_unsent" in done.stderr, done.stderr  # said, with where it is
+    assert str(tmp_path / "node-b" / "compliance.jsonl") in done.stderr, done.stderr
     redis_server.start()
+    later = cli("check", "+18015550123", "--campaign", CAMPAIGN, "--at",
+                "2026-12-07T18:05:00Z", "--json", config_path=paths["node-b"])
+    assert later.stdout, later.stderr
+    assert "stream_unsent" not in later.stderr, later.stderr
     # node-b's own host finds it (its file)
     mine = orjson.loads(cli("evidence", NUMBER, "--format", "json",
                             config_path=paths["node-b"]).stdout)

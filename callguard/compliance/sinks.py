@@ -19,10 +19,12 @@ which no writer touches again once the rename is done) and takes the lock only t
 the current segment (``close_segment``: one rename). The loop only tries the lock; the
 thread waits for it, so a holder delays answers, never the event loop.
 
-The Redis Stream is the supervisors' live view of every node, fed after the file write
-succeeded: records are queued and sent in pipelined batches by a background task; when
-Redis is away the queue holds up to ``queue_max`` records and then counts what it drops
-(the file still has them).
+The Redis Stream is the supervisors' live view of every node. With a log file it is fed
+FROM the file, from a durable cursor (``stream_cursor.LogStreamSender``: nothing the file
+holds is left unsent unsaid). With stdout (``file = "-"``) ``RedisStreamSink`` here: the
+lines, after the write succeeded, are queued and sent in pipelined batches by a background
+task; when Redis is away the queue holds up to ``queue_max`` records and then counts what
+it drops.
 """
 
 from __future__ import annotations
@@ -514,7 +516,8 @@ class LogFile:
 
 
 class RedisStreamSink:
-    """Queues records and XADDs them in pipelined batches to a capped stream."""
+    """Queues records and XADDs them in pipelined batches to a capped stream (a log on
+    stdout only: a log file feeds the stream through ``stream_cursor.LogStreamSender``)."""
 
     def __init__(self, client: aioredis.Redis, *, key: str, maxlen: int,
                  queue_max: int = 100_000, batch: int = 512) -> None:

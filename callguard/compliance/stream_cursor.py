@@ -1,0 +1,493 @@
+"""The Redis Stream fed from the node's own log file, from a durable cursor.
+
+Before session 30 the stream sink sent the lines the writer handed it from memory: a record
+made by a one-shot ``check`` while Redis was down, by a ``serve`` stopped while Redis was
+down (``stream_unsent`` after 2 s), by a process that crashed, or dropped from a full queue,
+was in the node's file alone, and the archiver (reading the stream) answered without it,
+saying nothing (hoff26's two-node test).
+
+Now, when the log is a file, the stream is fed FROM the file: one process per data dir (the
+holder of ``<log>.stream.lock``, a non-blocking ``flock``; a ``serve`` retries it every
+second) reads the log from its cursor — ``<log>.stream-cursor``: the segment (the current
+file, or a closed one by its stamp) and the byte offset of the first line not yet confirmed
+XADDed — sends the lines in pipelined batches, and moves the cursor on (written whole:
+temporary file, fsync, rename, fsync of the directory; at most once a second while
+sending, and when it catches up or stops). So on every start and after every Redis outage
+the sender goes on from where the stream stopped, through rotated and compressed segments;
+a one-shot ``check`` that cannot reach Redis leaves its records for the next ``serve`` or
+``check`` on that data dir, and says where they are (``stream_unsent``: file and cursor).
+Lines of another process on the same file (a ``check`` beside a ``serve``) are sent by the
+holder, which looks at the file every half second.
+
+A line is read only below the file's size taken under the log's lock (``sinks.exclusive``):
+a batch being written, or rolled back, is never sent. A crash between an XADD and the
+cursor's write sends up to a second of lines again on the next start: the archiver takes a
+decision once (by decision id), and the readers of the stream count it once.
+
+A segment the cursor names that was purged before it was sent: the cursor moves to the
+next one and the gap is said (``stream_gap``: the segment, the offset, the node), as
+``gaps``. The first start on a data dir (no cursor) begins at the end of the log: what an
+earlier version left unsent is not looked for (said once: ``stream_cursor_started``). A
+cursor that cannot be read (``stream_cursor_unreadable``) sends the current file again
+from its start.
+
+All file IO runs in a thread (``asyncio.to_thread``): never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import structlog
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from callguard.compliance.seekable import iter_frames
+from callguard.compliance.segments import Segment, closed_segments, fsync_path
+from callguard.compliance.sinks import exclusive
+
+__all__ = ["Cursor", "Gap", "LogStreamSender", "cursor_path", "load_cursor", "read_step",
+           "save_cursor", "sender_lock_path"]
+
+_log = structlog.get_logger("callguard.compliance")
+
+_POLL_S = 0.5  # the holder looks at the file this often for another process's lines
+_LOCK_RETRY_S = 1.0
+_SAVE_EVERY_S = 1.0
+_BATCH_LINES = 512
+_BATCH_BYTES = 1 << 20
+
+
+def cursor_path(log: Path) -> Path:
+    """The cursor file beside the log."""
+    return log.with_name(log.name + ".stream-cursor")
+
+
+def sender_lock_path(log: Path) -> Path:
+    """The lock only the sending process of a data dir holds."""
+    return log.with_name(log.name + ".stream.lock")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the first line not yet confirmed on the stream is.
+
+    ``stamp``: the closed segment's instant, or None for the current file; then ``ino`` is
+    the current file's inode when the cursor was taken (0: not known yet) and ``after`` the
+    newest closed segment's instant then (a rotation since makes the first later one ours).
+    """
+
+    stamp: datetime | None
+    offset: int
+    ino: int = 0
+    after: datetime | None = None
+
+    def describe(self, log: Path) -> str:
+        """The file and offset, for a message."""
+        if self.stamp is None:
+            return f"{log} from byte {self.offset}"
+        return f"{log}.{self.stamp:%Y%m%dT%H%M%S%f}Z[.zst] from byte {self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A segment purged before its lines were sent."""
+
+    segment: str
+    offset: int
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.isoformat()
+
+
+def _instant(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _offset(value: object) -> int:
+    offset: int = int(value)  # type: ignore[call-overload]
+    if offset < 0:
+        raise ValueError(f"offset {offset} before the file's start")
+    return offset
+
+
+def load_cursor(log: Path) -> Cursor | None:
+    """The saved cursor, or None (none saved, or unreadable: said)."""
+    try:
+        data = orjson.loads(cursor_path(log).read_bytes())
+        offset = _offset(data["offset"])
+        return Cursor(stamp=_instant(data.get("stamp")), offset=offset,
+                      ino=int(data.get("ino", 0)), after=_instant(data.get("after")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _log.warning("stream_cursor_unreadable", path=str(cursor_path(log)), error=str(exc),
+                     detail="the stream is fed again from the start of the current file "
+                            "(the archiver keeps a decision once): lines of earlier segments "
+                            "that were not sent are not looked for")
+        return None
+
+
+def save_cursor(log: Path, cursor: Cursor) -> None:
+    """Write the cursor whole (temporary file, fsync, rename, fsync of the directory)."""
+    target = cursor_path(log)
+    temporary = target.with_name(target.name + ".tmp")
+    body = orjson.dumps({"stamp": _iso(cursor.stamp), "offset": cursor.offset,
+                         "ino": cursor.ino, "after": _iso(cursor.after)})
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, target)
+    fsync_path(target.parent)
+
+
+def _current(log: Path, ino: int | None = None) -> tuple[int, int, list[Segment]]:
+    """The current file's inode and size (0, 0 when missing) and, unless the inode is
+    ``ino`` (no rotation since: the usual step), the closed segments; all under the log's
+    lock (held for a stat, and a listing only after a rotation): no batch half written or
+    being rolled back, no rotation between."""
+    with exclusive(log):
+        try:
+            st = os.stat(log)
+            now, size = st.st_ino, st.st_size
+        except FileNotFoundError:
+            now, size = 0, 0
+        return now, size, ([] if now == ino and now != 0 else closed_segments(log))
+
+
+def start_cursor(log: Path) -> Cursor:
+    """The end of the log now (a data dir with no cursor)."""
+    ino, size, closed = _current(log)
+    return Cursor(stamp=None, offset=size, ino=ino,
+                  after=closed[-1].closed_at if closed else None)
+
+
+def _keep(line: bytes) -> bool:
+    """A record's line (not a torn tail: NULs a crash left, or half a line a writer healed
+    with a newline): a JSON object."""
+    if not line.startswith(b"{") or b"\x00" in line:
+        return False
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0,
+                ) -> tuple[list[bytes], int]:
+    """Whole lines from ``offset`` (up to ``end``), bounded; the offset after them. With
+    ``ino``: nothing read (the same offset) unless the file opened is that inode — the
+    current file rotated between the stat under the lock and this open (hrev148)."""
+    with path.open("rb") as handle:
+        if ino and os.fstat(handle.fileno()).st_ino != ino:
+            return [], offset
+        handle.seek(offset)
+        want = _BATCH_BYTES if end is None else min(_BATCH_BYTES, end - offset)
+        chunk = handle.read(max(want, 0))
+    cut = chunk.rfind(b"\n")
+    if cut < 0:
+        if len(chunk) >= _BATCH_BYTES:  # a block with no line end: a torn run of NULs
+            return [], offset + len(chunk)
+        if end is None and chunk:  # a closed segment's last line with no newline
+            return ([chunk] if _keep(chunk) else []), offset + len(chunk)
+        return [], offset
+    body = chunk[:cut]
+    lines = body.split(b"\n")[:_BATCH_LINES]
+    used = sum(len(line) + 1 for line in lines)
+    return [line for line in lines if _keep(line)], offset + used
+
+
+def _read_compressed(path: Path, offset: int) -> tuple[list[bytes], int]:
+    """Lines of a compressed segment from the uncompressed ``offset``, bounded."""
+    position = 0
+    lines: list[bytes] = []
+    for frame in iter_frames(path):
+        for line in frame:
+            size = len(line) + 1
+            if position >= offset:
+                lines.append(line)
+                if len(lines) >= _BATCH_LINES:
+                    return [x for x in lines if _keep(x)], position + size
+            position += size
+    return [x for x in lines if _keep(x)], max(position, offset)
+
+
+def _segment_at(closed: list[Segment], stamp: datetime) -> Segment | None:
+    for segment in closed:
+        if segment.closed_at == stamp:
+            return segment
+    return None
+
+
+def read_step(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap | None]:
+    """The next lines from ``cursor`` (at most a batch) and the cursor after them. No lines
+    and the same cursor: caught up. Runs in a thread (file IO)."""
+    if cursor.stamp is not None:
+        return _step_closed(log, cursor, cursor.stamp)
+    return _step_current(log, cursor)
+
+
+def _step_closed(log: Path, cursor: Cursor, stamp: datetime,
+                 ) -> tuple[list[bytes], Cursor, Gap | None]:
+    """A step in a closed segment: its lines, then the next segment (or the current file)."""
+    closed = closed_segments(log)
+    segment = _segment_at(closed, stamp)
+    if segment is None:
+        purged = Gap(f"{log.name}.{stamp:%Y%m%dT%H%M%S%f}Z", cursor.offset)
+        return [], _next_after(log, closed, stamp), purged
+    try:
+        if segment.compressed:
+            lines, offset = _read_compressed(segment.path, cursor.offset)
+        else:
+            lines, offset = _read_plain(segment.path, cursor.offset, None)
+    except FileNotFoundError:  # compressed or purged between the listing and the read
+        return [], cursor, None
+    if offset == cursor.offset and not lines:  # its end: the next segment
+        return [], _next_after(log, closed, stamp), None
+    return lines, replace(cursor, offset=offset), None
+
+
+def _step_current(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap | None]:
+    """A step in the current file; after a rotation, onto the segment it became."""
+    ino, size, closed = _current(log, cursor.ino)
+    if ino == cursor.ino and size < cursor.offset:  # replaced, same inode: list them
+        ino, size, closed = _current(log)
+    if ino != cursor.ino or size < cursor.offset:
+        later = [s for s in closed if cursor.after is None or (
+            s.closed_at is not None and s.closed_at > cursor.after)]
+        if later and later[0].closed_at is not None:
+            # rotated since (or the file we waited for was made and rotated): that segment
+            return [], Cursor(stamp=later[0].closed_at, offset=cursor.offset), None
+        gap: Gap | None = None
+        if cursor.ino != 0 and cursor.offset > 0:  # the file went away, not rotated
+            gap = Gap(log.name, cursor.offset)
+        if ino == 0:
+            return [], Cursor(stamp=None, offset=0, ino=0, after=cursor.after), gap
+        return [], Cursor(stamp=None, offset=0, ino=ino, after=cursor.after), gap
+    if size == cursor.offset:
+        return [], cursor, None
+    try:
+        lines, offset = _read_plain(log, cursor.offset, size, ino)
+    except FileNotFoundError:
+        return [], cursor, None
+    return lines, replace(cursor, offset=offset), None
+
+
+def _next_after(log: Path, closed: list[Segment], stamp: datetime) -> Cursor:
+    for segment in closed:
+        if segment.closed_at is not None and segment.closed_at > stamp:
+            return Cursor(stamp=segment.closed_at, offset=0)
+    # the current file; its inode is taken under the lock on the next step
+    return Cursor(stamp=None, offset=0, ino=0, after=stamp)
+
+
+class LogStreamSender:
+    """Feeds the Redis Stream from the node's log file (module docstring)."""
+
+    def __init__(self, client: aioredis.Redis, *, log: Path, key: str, maxlen: int,
+                 node: str = "") -> None:
+        self._client = client
+        self._log = log
+        self._key = key
+        self._maxlen = maxlen
+        self._node = node
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._lock_fd = -1
+        self.cursor: Cursor | None = None
+        self.sent = 0
+        self.dropped = 0  # nothing is dropped: the file holds every line until it is sent
+        self.gaps: list[Gap] = []
+        self.holder = False  # this process is the data dir's sender
+        self.unsent = False  # stopped with lines not sent
+        self._down = False
+        self._read_down = False
+        self._backoff = 0.1
+        # No cursor saved yet (the first start on this data dir): the end of the log now,
+        # taken before this process writes anything (at start-up, not on the loop)
+        self._initial: Cursor | None = None if cursor_path(log).exists() else start_cursor(log)
+
+    def write(self, line: bytes) -> None:
+        """A line was appended to the file: look at it now (never blocks, never raises)."""
+        del line
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the sender on the running loop."""
+        self._task = asyncio.create_task(self._run(), name="compliance-stream")
+
+    def _take_lock(self) -> bool:
+        if self._lock_fd < 0:
+            try:
+                self._lock_fd = os.open(sender_lock_path(self._log),
+                                        os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return False
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
+
+    async def _hold(self) -> bool:
+        """Wait to be the data dir's sender; False when closing first (another process of
+        this data dir sends: its job)."""
+        while not self._take_lock():
+            if self._closing:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _LOCK_RETRY_S)
+            self._wake.clear()
+        self.holder = True
+        return True
+
+    async def _first_cursor(self) -> Cursor:
+        """The saved cursor; else (saved and written now) the end of the log at this
+        process's start on a new data dir, or the current file's start when unreadable."""
+        loaded = await asyncio.to_thread(load_cursor, self._log)
+        if loaded is not None:
+            return loaded
+        first = self._initial
+        if first is None:  # saved once, unreadable now: the current file again (hrev148)
+            first = replace(await asyncio.to_thread(start_cursor, self._log), offset=0)
+        else:  # said once, when the cursor is first made (hrev148)
+            _log.warning("stream_cursor_started", node=self._node,
+                         sent_from=first.describe(self._log),
+                         detail="no stream cursor on this data dir yet: the stream is fed "
+                                "from here; lines before it an earlier version left unsent "
+                                "are not looked for (archive --file this node's segments)")
+        await asyncio.to_thread(save_cursor, self._log, first)
+        return first
+
+    async def _run(self) -> None:
+        if not await self._hold():
+            return
+        loaded = await self._first_cursor()
+        cursor: Cursor = loaded
+        self.cursor = saved = cursor
+        saved_at = time.monotonic()
+        while True:
+            self._wake.clear()
+            try:
+                lines, after, gap = await asyncio.to_thread(read_step, self._log, cursor)
+            except Exception as exc:  # noqa: BLE001 - never stop sending for good
+                if not await self._read_failed(exc, cursor):
+                    self.unsent = True
+                    return
+                continue
+            self._read_down = False
+            if gap is not None:
+                self._said_gap(gap)
+            if lines and not await self._deliver(lines, cursor):
+                if self._closing:
+                    self.unsent = True
+                    return
+                continue
+            self.cursor = cursor = after
+            moved = after != saved
+            if moved and (not lines or time.monotonic() - saved_at >= _SAVE_EVERY_S):
+                await asyncio.to_thread(save_cursor, self._log, after)
+                saved, saved_at = after, time.monotonic()
+            if lines or moved:
+                continue
+            if self._closing:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _POLL_S)
+
+    async def _read_failed(self, exc: Exception, cursor: Cursor) -> bool:
+        """A read of the log failed (IO error, a broken segment): said once until a read
+        succeeds, tried again after a pause; False when closing (unsent, said by aclose)."""
+        if not self._read_down:
+            _log.error("stream_read_failed", error=repr(exc),
+                       unsent_from=cursor.describe(self._log),
+                       detail="the stream sender could not read the log: it tries again "
+                              "every few seconds; records from here are not on the stream")
+        self._read_down = True
+        if self._closing:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), min(self._backoff * 10, 5.0))
+        return True
+
+    def _said_gap(self, gap: Gap) -> None:
+        self.gaps.append(gap)
+        _log.warning("stream_gap", node=self._node, segment=gap.segment, offset=gap.offset,
+                     detail="the segment was gone (purged) before its lines were sent to "
+                            "the stream: the archive has no records of it from the stream")
+
+    async def _deliver(self, lines: list[bytes], cursor: Cursor) -> bool:
+        """Send a batch; False (said once an outage, then a pause growing to 5 s) when
+        Redis did not take it."""
+        try:
+            await self._send(lines)
+        except (RedisError, OSError) as exc:
+            if self._closing:
+                return False
+            if not self._down:
+                _log.warning("stream_unavailable", error=str(exc),
+                             unsent_from=cursor.describe(self._log),
+                             retry_seconds=self._backoff)
+            self._down = True
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 5.0)
+            return False
+        if self._down:
+            _log.info("stream_available", resent_from=cursor.describe(self._log))
+        self._down = False
+        self._backoff = 0.1
+        return True
+
+    async def _send(self, lines: list[bytes]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for line in lines:
+                pipe.xadd(self._key, {"r": line}, maxlen=self._maxlen, approximate=True)
+            await pipe.execute()
+        self.sent += len(lines)
+
+    async def aclose(self, timeout: float = 2.0) -> None:
+        """Send up to the end of the file (bounded by ``timeout``), save the cursor, stop."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self.unsent = True
+        if self.unsent:
+            where = self.cursor.describe(self._log) if self.cursor else str(self._log)
+            _log.warning("stream_unsent", unsent_from=where,
+                         detail="these records are in this node's log file and not on the "
+                                "stream yet: the next callguard serve (or check) on this "
+                                "data dir sends them, from the cursor in "
+                                f"{cursor_path(self._log)}")
+        self._task = None
+        if self.holder and self.cursor is not None:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(save_cursor, self._log, self.cursor)
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+        await self._client.aclose()
