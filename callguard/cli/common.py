@@ -87,6 +87,13 @@ def log_file_unusable(path: Path | None, data_dir: Path | None = None) -> str | 
     IsADirectoryError" (exit 3), a fault of callguard's to the reader (hnew30)."""
     if path is None:  # "-": stdout
         return None
+    try:
+        return _log_file_unusable(path, data_dir)
+    except OSError:  # not this user's to look at (a data dir 0700): whoever opens it says so
+        return None
+
+
+def _log_file_unusable(path: Path, data_dir: Path | None) -> str | None:
     example = f'file = "{path / "compliance.jsonl"}"'
     if path.is_dir():
         return (f"[log] file {path} is a directory, not a file: name a file in it "
