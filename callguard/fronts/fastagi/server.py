@@ -912,8 +912,9 @@ def not_dialable(number: str) -> str | None:
             "leading + (what is dialled must be what was checked)")
 
 
-_ARG_NAMES = {c.ROUTE_CHECK: "NUMBER,CAMPAIGN,MODE,LINKEDID,LOCATION",
-              c.ROUTE_OPTOUT: "NUMBER,CAMPAIGN,MODE,LINKEDID"}
+# The arguments each route takes, in contract.py's order, as many as ``ARG_COUNT`` says.
+_ARG_NAMES = {route: ",".join(("NUMBER", "CAMPAIGN", "MODE", "LINKEDID", "LOCATION")[:count])
+              for route, count in c.ARG_COUNT.items()}
 
 
 def _no_args(route: str, headers: dict[str, str]) -> str | None:
