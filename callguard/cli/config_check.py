@@ -2,7 +2,9 @@
 
 Like ``nginx -t``: the configuration, the packs, the lists the packs read, the secrets the
 enabled fronts need and the log key, each checked; exit 0 when ``serve`` would start and
-decide calls, 2 with every problem and its fix otherwise. Nothing is written.
+decide calls, 2 with every problem and its fix otherwise. Nothing is left written (a
+data dir not made yet is tried with an empty directory made and removed at once,
+``_cannot_make_in``).
 """
 
 from __future__ import annotations
