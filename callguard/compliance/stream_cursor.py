@@ -52,8 +52,9 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from callguard.compliance.seekable import iter_frames
-from callguard.compliance.segments import Segment, closed_segments, fsync_path
+from callguard.compliance.segments import Segment, closed_segments
 from callguard.compliance.sinks import exclusive
+from callguard.stores.embedded.identity import write_atomically
 
 __all__ = ["Cursor", "Gap", "LogStreamSender", "cursor_path", "load_cursor", "read_step",
            "save_cursor", "sender_lock_path"]
@@ -141,19 +142,11 @@ def load_cursor(log: Path) -> Cursor | None:
 
 
 def save_cursor(log: Path, cursor: Cursor) -> None:
-    """Write the cursor whole (temporary file, fsync, rename, fsync of the directory)."""
-    target = cursor_path(log)
-    temporary = target.with_name(target.name + ".tmp")
+    """Write the cursor whole (``write_atomically``: temporary file, fsync, rename, fsync
+    of the directory)."""
     body = orjson.dumps({"stamp": _iso(cursor.stamp), "offset": cursor.offset,
                          "ino": cursor.ino, "after": _iso(cursor.after)})
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, body)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, target)
-    fsync_path(target.parent)
+    write_atomically(cursor_path(log), body.decode())
 
 
 def _current(log: Path, ino: int | None = None) -> tuple[int, int, list[Segment]]:
