@@ -24,7 +24,7 @@ from callguard.compliance.sinks import LogSettings
 from callguard.datadir import choose_data_dir
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
-from callguard.fronts.http.app import HttpSettings
+from callguard.fronts.http.settings import HttpSettings
 from callguard.fronts.sip.server import SipSettings
 from callguard.numbers import NumberParser
 from callguard.numbers.callback import CITATION as CALLBACK_CITATION

@@ -25,7 +25,6 @@ import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,12 +42,12 @@ from callguard.fronts.http.limits import (
     BodyTimeoutError,
     ClientGoneError,
     ConnectionLimits,
-    HttpLimitSettings,
     limits_middleware,
     read_body,
 )
 from callguard.fronts.http.metrics import NodeMetrics
 from callguard.fronts.http.readiness import Readiness
+from callguard.fronts.http.settings import HttpSettings
 from callguard.fronts.http.spec import DOCS_DIR, openapi_document
 from callguard.fronts.opt_out import opt_out_reason
 from callguard.gate import CheckRequest, Gate
@@ -67,36 +66,6 @@ _OPEN = frozenset({"/healthz", "/readyz", "/openapi.json", "/supervisor"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _UTF8 = frozenset({"utf-8", "utf8"})
 _log = structlog.get_logger("callguard.http")
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    """``[http]``: the metrics, health and JSON API port."""
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = 8080
-    token_file: str = ""  # else CALLGUARD_HTTP_TOKEN
-    require_clock_sync: bool = True
-    max_body_bytes: int = 65_536
-    max_connections: int = 256  # open at once; more are closed at once (counted)
-    max_connections_per_source: int = 128  # open at once from one address
-    header_timeout_ms: int = 5000  # a request head must arrive within this
-    body_timeout_ms: int = 10_000  # and its body within this (408)
-    allowed_sources: tuple[str, ...] = ()  # addresses/networks; empty: any
-    budget_ms: int = 250  # the gate's time budget for one /v1/check decision, as FastAGI/SIP
-    # Seconds a /v1/check ``at`` may lie from the node's clock; past it a recorded BLOCK
-    # (callguard:at-skew). 0: off (acceptance runs and replays send fixed instants).
-    max_at_skew: float = 0.0
-
-    def limits(self) -> HttpLimitSettings:
-        """The connection (and request) limits, for ``GuardedSite`` and ``build_app``."""
-        return HttpLimitSettings(max_connections=self.max_connections,
-                                 max_connections_per_source=self.max_connections_per_source,
-                                 header_timeout_ms=self.header_timeout_ms,
-                                 body_timeout_ms=self.body_timeout_ms,
-                                 allowed_sources=self.allowed_sources,
-                                 max_at_skew=self.max_at_skew)
 
 
 # A value the client sent is quoted in its 4xx by ``clipped_repr`` so it can find its

@@ -44,6 +44,7 @@ from callguard.fronts.dual_stack import (
     source_holder,
 )
 from callguard.fronts.http.answers import json_response
+from callguard.fronts.http.settings import HttpLimitSettings
 from callguard.numbers.redact import redact_digits
 
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
@@ -52,18 +53,6 @@ __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLim
 _MIN_BACKLOG = 100  # asyncio's own default listen backlog
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True, slots=True)
-class HttpLimitSettings:
-    """The limits, from ``[http]``."""
-
-    max_connections: int = 256
-    max_connections_per_source: int = 128
-    header_timeout_ms: int = 5000
-    body_timeout_ms: int = 10_000
-    allowed_sources: tuple[str, ...] = ()  # empty: any address (the token still applies)
-    max_at_skew: float = 0.0  # a /v1/check 'at' this far from the node's clock: BLOCK (app)
 
 
 @dataclass
