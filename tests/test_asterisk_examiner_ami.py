@@ -69,6 +69,9 @@ class TestPictureRefused:
                 # retried every second, said once (a reload reaches only a new login)
                 await until(lambda: sum(a.get("Action") == "CoreShowChannels"
                                         for _, a in fake.actions) >= 3, timeout=5.0)
+                # the fake counts an action when it reads it; the watchdog counts the
+                # refusal when it reads the answer, a moment later (under load, later)
+                await until(lambda: watchdog.stats["rebuild_refused"] >= 3, timeout=5.0)
             failed = [e for e in logs if e["event"] == "ami_rebuild_failed"]
             assert len(failed) == 1, failed
             assert "Permission denied" in str(failed[0]), failed
