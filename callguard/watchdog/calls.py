@@ -623,6 +623,11 @@ class _Call:
     # taken, and its hangup released nothing.
     held_requested: list[tuple[Event, float]] = field(default_factory=list)
     requested_hangup_at: dict[str, float] = field(default_factory=dict)
+    # The call's last channel hung up while such events were held: its record waits for
+    # the digest (``number_due``, ``number_lookup_s`` at most) and is written as of then
+    # (``_finish_held``). Written at once, the customer's answered leg was never the called
+    # party: "not-answered", no dial status, no release measured.
+    ended_at: float | None = None
     seen_at: float | None = None  # the last event (or picture) naming the call
     # Transfer variables asked of the channels left before a release (``_check_transfer``):
     # (channel, variable) not answered yet; whether asked; the release due without them.
@@ -1709,8 +1714,16 @@ class CallTracker:
             else:
                 effects = self._called_party_gone(call, now, now)
         if not call.channels:
-            self._finish(call, now)
+            self._last_gone(call, now)
         return decided + effects
+
+    def _last_gone(self, call: _Call, now: float) -> None:
+        """The call's last channel hung up: its record now, or once the digest a requested
+        leg's held Dial events wait for is known (``_finish_held``, ``number_due``)."""
+        if call.number_due is not None and call.held_requested:
+            call.ended_at = now
+        else:
+            self._finish(call, now)
 
     def _forget_channel(self, uniqueid: str) -> None:
         """A channel hung up: its bridge membership and notes go."""
@@ -1998,6 +2011,8 @@ class CallTracker:
             if call is None:
                 continue
             effects.extend(self._waits_due(call, now))
+            if self.calls.get(call.linkedid) is not call:
+                continue  # its record written as the digest's wait ended (``_finish_held``)
             effects.extend(self._out(self._ask_status_again(call, now)))
             effects.extend(self._out(self._ask_follow_again(call, now)))
             if call.answered_at is not None and call.abandonment is None and (
@@ -3152,6 +3167,8 @@ class CallTracker:
         call.number_due = None
         if number_hash and call.followed is not None:
             call.followed = replace(call.followed, number_hash=number_hash)
+        if call.ended_at is not None:
+            return self._finish_held(call, call.ended_at)
         effects = self._requested_known(call, now)
         if not (call.dest_unchecked and not call.numbers_asked):
             return effects + self._resume(call, now)
@@ -3165,6 +3182,23 @@ class CallTracker:
         if hung_up is not None and checking == call.dest:
             return effects + self._called_party_gone(call, hung_up, now)
         return effects + self._resume(call, now)
+
+    def _finish_held(self, call: _Call, ended: float) -> list[Effect]:
+        """A call whose every channel hung up while a requested leg's Dial events waited
+        for the digest: they are decided now (``_requested_known``, at their own instants)
+        and the record written as of the last Hangup. Nothing is left to hang up."""
+        call.ended_at = None
+        hung_up = dict(call.requested_hangup_at)
+        self._requested_known(call, ended)
+        at = hung_up.get(call.dest or "")
+        if (call.called_hangup_at is None and call.answered_at is not None
+                and at is not None and at < ended):
+            # The called party's Hangup came first, the rest of the call went after it
+            # (every Hangup seen): the line was free at the last, as a release timed live
+            # from it says (``_called_party_gone``, which finds nothing left now).
+            call.called_hangup_at = at
+        self._finish(call, ended)
+        return []
 
     def _requested_known(self, call: _Call, now: float) -> list[Effect]:
         """The requested legs' Dial events held for the number's digest (``_originated``),
