@@ -12,17 +12,38 @@
    waits for the digest (``_finish_held``), written as of the last Hangup; nothing is
    kept past ``number_due`` (no leak in ``calls``).
 
+3. ``budget_decided`` was set once per call: reachable in the hrev81 picture (the dialer's
+   Local pair, ``;1`` Dial()ed agent 9, ``;2`` the customer, both AppDial legs). Agent 9's
+   Hangup is held, its budget ends ``held-for-check``; ``;1``'s read ("agent9") sets it
+   aside and the customer's leg is checked next (``_next_pictured``). The customer hangs
+   up with its read out: held, and
+   - its read answered None ("No such channel": it is gone; a Getvar timeout): the
+     fallback to the asking leg's answer took ``;1``'s "agent9" — which had set agent 9
+     aside — for the customer's leg too: set aside, nothing released, the record
+     ``called_channel`` null, ``ended_by: caller`` (default settings);
+   - its read answered in 1 s: released at 180 ms, but the record said
+     ``release_budget: held-for-check`` (agent 9's hold);
+   - its read slower than the limit less the margin (``action_timeout_ms`` above 4.5 s):
+     no budget (``budget_decided`` set), released 5.18 s after the Hangup.
+   Now each held Hangup has its budget (``_hold``, ``budget_hold``), the field says the
+   last one's, and the asking leg's answer sets one leg aside only (``set_aside``).
+
 SYNTHESISED: the agent-first shape of tests/test_review52_watchdog.py (a restart, the
-agent's channel alone in the picture, the dialer requesting the customer's leg). Pure
-tracker, synthetic clock.
+agent's channel alone in the picture, the dialer requesting the customer's leg); the hrev81
+picture of tests/test_hrev142_release_budget_review.py. Pure tracker, synthetic clock.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from callguard.watchdog.calls import CallTracker, plain_digest
+import pytest
+
+from callguard.watchdog.calls import RELEASE_MARGIN_S, CallTracker, plain_digest
+from tests import test_hrev81_unread_follow as unread
+from tests import test_hrev142_release_budget_review as rev142
 from tests import test_review52_watchdog as r52
+from tests.test_watchdog import carried
 
 AGENT_HANGUP = {"Event": "Hangup", **r52.ASKER, "Cause": "16"}
 
@@ -72,3 +93,67 @@ def test_control_the_digest_never_found_keeps_the_pictures_word_and_leaks_nothin
         [(name, record)] = records
         assert name == "line-release"
         assert record["ended_by"] == "not-answered"
+
+
+CUSTOMER_HANGS_UP_AT = 16.0  # agent 9's hold decided (14.5), the customer's leg checked
+LIMIT_S = 5.0
+
+
+def _second_hold(customer_read: str | None, read_s: float) -> rev142._Unread:
+    """The hrev81 picture after a restart: agent 9's Hangup held (10.0), its read
+    unreadable, ``;1``'s naming agent 9; the customer's leg checked next, its read
+    answered ``read_s`` after it is asked; the customer hangs up at 16.0."""
+    value = carried(mode="prerecorded", limit=LIMIT_S, decision="d-hwd33-second-hold")
+    items = [{**unread._item(name, app, bridge), "ChanVariable": f"CALLGUARD_FOLLOW={value}"}
+             for name, app, bridge in ((unread.AGENT9, "AppDial", "b-x"),
+                                       (unread.CUSTOMER, "AppDial", "b-d"),
+                                       (unread.ONE, "Dial", "b-x"), (unread.TWO, "Dial", "b-d"))]
+    run = rev142._Unread(items, unread._event("Hangup", unread.AGENT9),
+                         {**unread.READS, (unread.AGENT9, "DIALEDPEERNUMBER"): None,
+                          (unread.CUSTOMER, "DIALEDPEERNUMBER"): customer_read},
+                         unread.CALL, read_s=1.99,
+                         delays={(unread.CUSTOMER, "DIALEDPEERNUMBER"): read_s})
+    run.until(CUSTOMER_HANGS_UP_AT)
+    call = run.tracker.calls[unread.CALL]
+    assert call.checking == unread.CUSTOMER
+    assert call.budget_decided == "held-for-check"
+    for event in unread._CUSTOMER_HANGS_UP:
+        run.run(run.tracker.feed(event, run.now))
+    run.until(CUSTOMER_HANGS_UP_AT + 10.0)
+    return run
+
+
+def test_a_second_held_hangup_has_a_budget_of_its_own() -> None:
+    """Fails before hwd33: released 5.18 s after the customer's Hangup, ``within_limit``
+    false, the record saying agent 9's ``held-for-check``."""
+    run = _second_hold(unread.ALLOWED, read_s=6.0)
+    first = min(at for at, _ in run.hung)
+    assert first - CUSTOMER_HANGS_UP_AT <= LIMIT_S - RELEASE_MARGIN_S + 0.02
+    assert {name for _, name in run.hung} == {unread.ONE, unread.TWO}
+    [record] = run.of("line-release")
+    assert record["ended_by"] == "called-party"
+    assert record["called_channel"] == unread.CUSTOMER
+    assert record["within_limit"] is True
+    assert record["release_budget"] == "released-unchecked"
+    assert [fields["decided"] for _, fields in run.warnings] == ["held-for-check",
+                                                                 "released-unchecked"]
+    assert not run.of("violation-risk")
+
+
+def test_a_second_hold_decided_in_time_records_no_budget() -> None:
+    """Fails before hwd33: released at 180 ms, the record said ``held-for-check``."""
+    run = _second_hold(unread.ALLOWED, read_s=1.0)
+    [record] = run.of("line-release")
+    assert record["release_ms"] == pytest.approx(180.0)
+    assert "release_budget" not in record
+
+
+def test_the_asking_legs_answer_sets_one_leg_aside_only() -> None:
+    """Fails before hwd33: the customer's read answered None (it was gone), ``;1``'s
+    "agent9" set the customer's leg aside too: nothing released, no called channel."""
+    run = _second_hold(None, read_s=1.0)
+    assert {name for _, name in run.hung} == {unread.ONE, unread.TWO}
+    [record] = run.of("line-release")
+    assert record["called_channel"] == unread.CUSTOMER
+    assert record["ended_by"] == "called-party"
+    assert record["within_limit"] is True

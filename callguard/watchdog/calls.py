@@ -668,8 +668,13 @@ class _Call:
     dest_gone_unfollowed: tuple[str, float] | None = None
     # The release budget of a Hangup held for a check ran out (``_budget_spent``): how it
     # was decided then, "released-unchecked", "decided-unchecked" or "held-for-check" (the
-    # line-release's ``release_budget``)
+    # line-release's ``release_budget``), and the held Hangup's instant it was spent for:
+    # each Hangup held has its own budget (``_hold``), the field says the last one's.
     budget_decided: str | None = None
+    budget_hold: float | None = None
+    # Legs a check set aside as dialled to another number (``_number_checked``): the
+    # asking leg's answer that did so speaks of that leg's Dial(), not of the next one's.
+    set_aside: set[str] = field(default_factory=set)
 
 
 def _digits(number: str) -> str:
@@ -1710,7 +1715,7 @@ class CallTracker:
             if call.dest_unchecked and name == call.checking:
                 # Whom the picture's AppDial leg was dialled to is being read: its hangup
                 # counts once that says it is the called party (``_number_read``).
-                call.unchecked_hangup_at = now
+                self._hold(call, now)
             else:
                 effects = self._called_party_gone(call, now, now)
         if not call.channels:
@@ -2050,13 +2055,24 @@ class CallTracker:
         dialled to asked once more (``_check_again``)."""
         effects: list[Effect] = []
         budget = self._budget_end(call)
-        if budget is not None and now >= budget and call.budget_decided is None:
+        if budget is not None and now >= budget and call.budget_hold != call.unchecked_hangup_at:
             effects.extend(self._out(self._budget_spent(call, now)))
         if call.number_due is not None and now >= call.number_due:
             effects.extend(self._out(self._number_known(call, "", now)))
         if call.check_reask is not None and now >= call.check_reask:
             effects.extend(self._out(self._check_reask_due(call, now)))
         return effects
+
+    @staticmethod
+    def _hold(call: _Call, at: float) -> None:
+        """A called party's Hangup at ``at`` held for a check: it has a release budget of
+        its own (``_budget_end``). One held before it was set aside by its check (not the
+        called party: hrev81's agent 9, the customer's AppDial leg checked next); decided
+        once for the first, the second Hangup waited for its check unbudgeted, and the
+        record said the first one's decision."""
+        call.unchecked_hangup_at = at
+        if call.called_hangup_at is None:
+            call.budget_decided = None  # the field says this Hangup's budget, if spent
 
     @staticmethod
     def _budget_end(call: _Call) -> float | None:
@@ -2092,7 +2108,7 @@ class CallTracker:
         may_be = self._may_be_called(call)
         waiting = "the number's digest" if call.number_due is not None else "DIALEDPEERNUMBER"
         effects: list[Effect] = []
-        call.budget_decided = "held-for-check"
+        call.budget_decided, call.budget_hold = "held-for-check", call.unchecked_hangup_at
         if not may_be:
             call.budget_decided = "released-unchecked"  # set first: no second decision
             if call.number_due is not None:
@@ -3025,7 +3041,7 @@ class CallTracker:
             # (``_number_known``, ``_number_checked``; with nothing to check, below). Taken
             # for the called party at once, the hrev81 picture's agent hanging up before the
             # re-ask hung up the customer talking on through the dialer's ``;2`` (hrev132).
-            call.unchecked_hangup_at = gone[1]
+            self._hold(call, gone[1])
         seeking = self._seek_number(call, now)
         if seeking is not None:
             return seeking
@@ -3332,9 +3348,11 @@ class CallTracker:
             # held every later hangup of the called party, and released nothing.
             return []
         named = call.names_number.get(channel)
-        if named is None and call.followed is not None:
+        if named is None and call.followed is not None and not call.set_aside:
             # The leg gone before the read ("No such channel"): whom the asking leg's
-            # Dial() reached says it instead.
+            # Dial() reached says it instead — unless that already set a leg aside (hrev81:
+            # ``;1`` dialled agent 9, set aside; the customer's AppDial leg checked next was
+            # ``;2``'s, and ``;1``'s "agent9" set it aside too, the called party gone).
             named = call.names_number.get(self._witness(call))
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
@@ -3348,6 +3366,7 @@ class CallTracker:
                 gone = call.dest is not None and call.dest not in call.channels.values()
                 return self._resume(call, now) if gone and call.followed is not None else []
             return self._called_party_gone(call, hung_up, now)
+        call.set_aside.add(channel)
         if self._not_the_number(call, channel, now):
             return []
         return self._resume(call, now)  # whom it is: asked as with nothing dialled in sight
