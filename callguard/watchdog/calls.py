@@ -3348,12 +3348,15 @@ class CallTracker:
             # held every later hangup of the called party, and released nothing.
             return []
         named = call.names_number.get(channel)
-        if named is None and call.followed is not None and not call.set_aside:
+        if named is None and call.followed is not None:
             # The leg gone before the read ("No such channel"): whom the asking leg's
-            # Dial() reached says it instead — unless that already set a leg aside (hrev81:
-            # ``;1`` dialled agent 9, set aside; the customer's AppDial leg checked next was
-            # ``;2``'s, and ``;1``'s "agent9" set it aside too, the called party gone).
+            # Dial() reached says it instead — but its "another number" is one peer's, and
+            # a leg set aside already is that one (hrev81: ``;1`` dialled agent 9, set
+            # aside; the customer's AppDial leg checked next was ``;2``'s, and ``;1``'s
+            # "agent9" set it aside too, the called party gone, nothing released).
             named = call.names_number.get(self._witness(call))
+            if named is False and call.set_aside:
+                named = None
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
             # is the called party; a Hangup of it seen meanwhile is its end. Nothing
