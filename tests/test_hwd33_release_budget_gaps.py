@@ -1,5 +1,16 @@
 """hwd33: the gaps session 30's release budget left (``CallTracker._budget_spent``).
 
+1. The outage path (``_resume_gone`` -> ``_resume_dest_gone`` -> ``_release_after_outage``):
+   the called party's leg gone UNSEEN in a drop while its check is open. No Hangup was
+   seen: when the line went free is known only to lie in the drop, and the limit may be
+   past before the picture says so. Not budgeted — there is no arrival to budget from,
+   and deciding the check early on the picture's word is what hung up the customer in
+   Queue() (hrev142). Recorded honestly instead, pinned here: the release is timed from
+   the drop's start (``dest_missing``: the last instant the leg was known up), the
+   check's wait included, ``release_ms_is_upper_bound``, and past the limit a
+   ``violation-risk`` saying the hangup time is unknown. (A Hangup SEEN and held keeps
+   its budget through a reconnect: hrev142.)
+
 2. A requested leg's own Hangup while the number's digest is sought (``FindNumber``,
    ``number_due``): its DialBegin and DialEnd wait for the digest (``held_requested``), its
    Hangup is kept (``requested_hangup_at``) and the release is timed from it when the
@@ -42,6 +53,8 @@ import pytest
 from callguard.watchdog.calls import RELEASE_MARGIN_S, CallTracker, plain_digest
 from tests import test_hrev81_unread_follow as unread
 from tests import test_hrev142_release_budget_review as rev142
+from tests import test_hrev150_resume_gone_review as rev150
+from tests import test_hwd31_release_budget as budget
 from tests import test_review52_watchdog as r52
 from tests.test_watchdog import carried
 
@@ -157,3 +170,25 @@ def test_the_asking_legs_answer_sets_one_leg_aside_only() -> None:
     assert record["called_channel"] == unread.CUSTOMER
     assert record["ended_by"] == "called-party"
     assert record["within_limit"] is True
+
+
+DROP_AT = 13.5  # the main session drops, the trunk's reads out (hrev150's shape)
+
+
+@pytest.mark.parametrize(("read_s", "late"), [(1.99, False), (6.0, True)])
+def test_a_leg_gone_unseen_is_timed_from_the_drop_and_said_an_upper_bound(
+        read_s: float, late: bool) -> None:
+    """Passes before and after hwd33 (no change: shown honest, not budgeted)."""
+    run = rev150._simple_unseen({(budget.TRUNK, "DIALEDPEERNUMBER"): None,
+                                 (budget.ONE, "DIALEDPEERNUMBER"): ""}, read_s=read_s)
+    last = max(at for at, _ in run.hung)
+    [record] = run.of("line-release")
+    assert record["ended_by"] == "called-party"
+    assert record["release_ms"] == pytest.approx((last - DROP_AT) * 1000, abs=1)
+    assert record["release_ms_is_upper_bound"] is True
+    assert "release_budget" not in record  # no Hangup seen: nothing budgeted
+    assert record["within_limit"] is (not late)
+    risks = run.of("violation-risk")
+    assert bool(risks) is late
+    if late:
+        assert "the hangup time is unknown" in risks[0]["reason"]
