@@ -672,8 +672,10 @@ class _Call:
     # each Hangup held has its own budget (``_hold``), the field says the last one's.
     budget_decided: str | None = None
     budget_hold: float | None = None
-    # Legs a check set aside as dialled to another number (``_number_checked``): the
-    # asking leg's answer that did so speaks of that leg's Dial(), not of the next one's.
+    # Legs a check set aside on the asking leg's answer alone, their own read unanswered
+    # (``_number_checked``): that answer is its Dial()'s one answered peer's
+    # (app_dial.c ``dial_exec_full`` copies the peer's DIALEDPEERNUMBER to the caller once
+    # it answers), spent on the first; a leg set aside by its own read leaves it standing.
     set_aside: set[str] = field(default_factory=set)
 
 
@@ -3354,9 +3356,15 @@ class CallTracker:
             # a leg set aside already is that one (hrev81: ``;1`` dialled agent 9, set
             # aside; the customer's AppDial leg checked next was ``;2``'s, and ``;1``'s
             # "agent9" set it aside too, the called party gone, nothing released).
+            # A leg set aside by its own read is not that one: the asking leg's Dial() can
+            # have reached it through a Local member (its ``;2`` dialled the agent's phone,
+            # the asking leg's peer the ``;1``), and that peer, checked next and gone, was
+            # taken for the called party — the customer's hangup then released nothing.
             named = call.names_number.get(self._witness(call))
             if named is False and call.set_aside:
                 named = None
+            elif named is False:
+                call.set_aside.add(channel)
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
             # is the called party; a Hangup of it seen meanwhile is its end. Nothing
@@ -3369,7 +3377,6 @@ class CallTracker:
                 gone = call.dest is not None and call.dest not in call.channels.values()
                 return self._resume(call, now) if gone and call.followed is not None else []
             return self._called_party_gone(call, hung_up, now)
-        call.set_aside.add(channel)
         if self._not_the_number(call, channel, now):
             return []
         return self._resume(call, now)  # whom it is: asked as with nothing dialled in sight
