@@ -1,4 +1,5 @@
-"""Reviewer hrev151: hwd33's ``set_aside`` narrowing (``CallTracker._number_checked``).
+"""Reviewer hrev151: hwd33's ``set_aside`` narrowing (``CallTracker._number_checked``) and
+its ``_finish_held`` (the end of a call whose every channel went in the digest's wait).
 
 hwd33 stopped the asking leg's "another number" from setting aside a second gone leg once
 any leg was set aside: that answer is one peer's (app_dial.c ``dial_exec_full`` copies the
@@ -18,8 +19,12 @@ synthetic clock.
 
 from __future__ import annotations
 
+from typing import Any
+
+from callguard.watchdog.calls import CallTracker, FindNumber, TrackerSettings, plain_digest
 from tests import test_hrev81_unread_follow as unread
 from tests import test_hrev142_release_budget_review as rev142
+from tests import test_review52_watchdog as r52
 from tests.test_watchdog import carried
 
 MEMBER_1, MEMBER_2 = "Local/agent9@agents-00000020;1", "Local/agent9@agents-00000020;2"
@@ -67,3 +72,57 @@ def test_a_leg_set_aside_by_its_own_read_leaves_the_asking_legs_answer_standing(
     assert record["called_channel"] == unread.CUSTOMER
     assert record["ended_by"] == "called-party"
     assert record["within_limit"] is True
+
+
+# --- hwd33's ``_finish_held``: who ended a call whose every channel went in the digest's wait
+
+SNOOP = {"Channel": "Snoop/PJSIP/agent-00000050-00000001", "Uniqueid": "1795326400.52",
+         "Linkedid": r52.LINKEDID}
+
+
+def _ended_in_the_wait(order: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """review52's restart (the agent's ARI channel alone in the picture, the customer's leg
+    requested while the number's digest is sought), with the agent's snoop (a recording)
+    listed too; the customer answers, then the three hang up in ``order`` 0.1 s apart, all
+    within the digest's wait; the digest comes after."""
+    carries = {"ChanVariable": f"CALLGUARD_FOLLOW={carried()}"}
+    records: list[tuple[str, dict[str, Any]]] = []
+    tracker = CallTracker(TrackerSettings(number_lookup_s=1.0),
+                          report=lambda name, **fields: records.append((name, fields)))
+    tracker.disconnected(0.0)
+    effects = tracker.reconcile(
+        [{**r52.ASKER, "Application": "Stasis", "ChannelState": "6", "BridgeId": "", **carries},
+         {**SNOOP, "Application": "Stasis", "ChannelState": "6", "BridgeId": "", **carries}],
+        10.0)
+    [find] = [e for e in effects if isinstance(e, FindNumber)]
+    _, _, live = r52._after_a_restart(f"{r52.NUMBER}@itsp")
+    gone = {"agent": r52.ASKER, "customer": r52.CUSTOMER, "snoop": SNOOP}
+    now = 10.0
+    for event in [*live[:-1], *({"Event": "Hangup", **gone[o], "Cause": "16"} for o in order)]:
+        now += 0.1
+        tracker.feed(event, now)
+        tracker.due(now)
+    assert now < 11.0  # all gone within number_lookup_s
+    tracker.number_found(r52.LINKEDID, find.decision_id, plain_digest(r52.NUMBER), now + 0.05)
+    tracker.due(now + 30.0)
+    assert tracker.calls == {}
+    return records
+
+
+def test_the_agent_hanging_up_first_in_the_digests_wait_is_recorded_caller() -> None:
+    """Fails on hwd33: "called-party", release_ms 100 — the customer's Hangup was not the
+    last (the snoop's was), so it was taken for the first."""
+    [(name, record)] = _ended_in_the_wait(["agent", "customer", "snoop"])
+    assert name == "line-release"
+    assert record["ended_by"] == "caller"
+    assert record["release_ms"] is None
+    assert record["dial_status"] == "ANSWER"
+
+
+def test_control_the_customer_hanging_up_first_is_recorded_called_party() -> None:
+    [(_, record)] = _ended_in_the_wait(["customer", "agent", "snoop"])
+    assert record["ended_by"] == "called-party"
+    assert record["release_ms"] == 200.0
+    [(_, record)] = _ended_in_the_wait(["snoop", "customer", "agent"])  # no person's Hangup
+    assert record["ended_by"] == "called-party"
+    assert record["release_ms"] == 100.0

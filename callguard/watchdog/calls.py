@@ -628,6 +628,12 @@ class _Call:
     # (``_finish_held``). Written at once, the customer's answered leg was never the called
     # party: "not-answered", no dial status, no release measured.
     ended_at: float | None = None
+    # The first Hangup of a person's channel (not ``_NOT_A_PERSON``) while such events were
+    # held: with the answer held, ``first_hangup`` cannot say who ended the call
+    # (``_spoke``), and the called party's Hangup merely not the last was taken for the
+    # first: the agent hanging up first, a snoop or recorder channel going last, was
+    # recorded "called-party" with a release measured.
+    held_first_gone: float | None = None
     seen_at: float | None = None  # the last event (or picture) naming the call
     # Transfer variables asked of the channels left before a release (``_check_transfer``):
     # (channel, variable) not answered yet; whether asked; the release due without them.
@@ -1698,8 +1704,7 @@ class CallTracker:
                   and not call.dialler_unproven else [])
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         self._ring_ended(call, name, event.get("Cause"), now)
-        if any(held.get("DestChannel") == name for held, _ in call.held_requested):
-            call.requested_hangup_at[name] = now  # counted once its DialBegin is decided
+        self._gone_while_held(call, name, now)
         if (call.first_hangup is None and self._spoke(call, event)
                 and not self._never_answered(call, name) and not self._never_called(call, name)
                 and name not in call.optimised and name not in call.transferers
@@ -1723,6 +1728,19 @@ class CallTracker:
         if not call.channels:
             self._last_gone(call, now)
         return decided + effects
+
+    @staticmethod
+    def _gone_while_held(call: _Call, name: str, now: float) -> None:
+        """A Hangup while a requested leg's Dial events wait for the number's digest: the
+        leg's own counted once its DialBegin is decided (``_requested_known``); a person's
+        first kept, to say who ended the call should it all end in the wait
+        (``_finish_held``)."""
+        if not call.held_requested:
+            return
+        if any(held.get("DestChannel") == name for held, _ in call.held_requested):
+            call.requested_hangup_at[name] = now
+        if call.held_first_gone is None and not name.startswith(_NOT_A_PERSON):
+            call.held_first_gone = now
 
     def _last_gone(self, call: _Call, now: float) -> None:
         """The call's last channel hung up: its record now, or once the digest a requested
@@ -3209,8 +3227,9 @@ class CallTracker:
         hung_up = dict(call.requested_hangup_at)
         self._requested_known(call, ended)
         at = hung_up.get(call.dest or "")
+        first = call.held_first_gone
         if (call.called_hangup_at is None and call.answered_at is not None
-                and at is not None and at < ended):
+                and at is not None and at < ended and (first is None or at <= first)):
             # The called party's Hangup came first, the rest of the call went after it
             # (every Hangup seen): the line was free at the last, as a release timed live
             # from it says (``_called_party_gone``, which finds nothing left now).
