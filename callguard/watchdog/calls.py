@@ -2730,9 +2730,19 @@ class CallTracker:
                 self._dest_listed(call, now - outages.get(linkedid, outage))
                 effects.extend(self._resume(call, now, outages.get(linkedid, outage)))
             else:
-                call.outage_s = call.outage_s if call.outage_s is not None else outage
-                self._finish(call, now)
+                self._none_listed(call, now, outage)
         return self._out(effects)
+
+    def _none_listed(self, call: _Call, now: float, outage: float) -> None:
+        """A picture lists no channel of ``call``: it ended in the outage — unless every
+        Hangup of it was seen before the drop and its record waits for the number's digest
+        (``_last_gone``, ``ended_at``): a store lookup, not AMI, so that wait goes on
+        (``number_due``). Finished here, it was recorded ended unseen in the outage, its
+        held Dial events never decided."""
+        if call.ended_at is not None:
+            return
+        call.outage_s = call.outage_s if call.outage_s is not None else outage
+        self._finish(call, now)
 
     def _forget_gone(self, alive: set[str]) -> None:
         """Bridge membership and per-channel notes of channels a picture no longer lists:
