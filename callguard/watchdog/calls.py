@@ -623,6 +623,17 @@ class _Call:
     # taken, and its hangup released nothing.
     held_requested: list[tuple[Event, float]] = field(default_factory=list)
     requested_hangup_at: dict[str, float] = field(default_factory=dict)
+    # The call's last channel hung up while such events were held: its record waits for
+    # the digest (``number_due``, ``number_lookup_s`` at most) and is written as of then
+    # (``_finish_held``). Written at once, the customer's answered leg was never the called
+    # party: "not-answered", no dial status, no release measured.
+    ended_at: float | None = None
+    # The first Hangup of a person's channel (not ``_NOT_A_PERSON``) while such events were
+    # held: with the answer held, ``first_hangup`` cannot say who ended the call
+    # (``_spoke``), and the called party's Hangup merely not the last was taken for the
+    # first: the agent hanging up first, a snoop or recorder channel going last, was
+    # recorded "called-party" with a release measured.
+    held_first_gone: float | None = None
     seen_at: float | None = None  # the last event (or picture) naming the call
     # Transfer variables asked of the channels left before a release (``_check_transfer``):
     # (channel, variable) not answered yet; whether asked; the release due without them.
@@ -663,8 +674,15 @@ class _Call:
     dest_gone_unfollowed: tuple[str, float] | None = None
     # The release budget of a Hangup held for a check ran out (``_budget_spent``): how it
     # was decided then, "released-unchecked", "decided-unchecked" or "held-for-check" (the
-    # line-release's ``release_budget``)
+    # line-release's ``release_budget``), and the held Hangup's instant it was spent for:
+    # each Hangup held has its own budget (``_hold``), the field says the last one's.
     budget_decided: str | None = None
+    budget_hold: float | None = None
+    # Legs a check set aside on the asking leg's answer alone, their own read unanswered
+    # (``_number_checked``): that answer is its Dial()'s one answered peer's
+    # (app_dial.c ``dial_exec_full`` copies the peer's DIALEDPEERNUMBER to the caller once
+    # it answers), spent on the first; a leg set aside by its own read leaves it standing.
+    set_aside: set[str] = field(default_factory=set)
 
 
 def _digits(number: str) -> str:
@@ -1686,8 +1704,7 @@ class CallTracker:
                   and not call.dialler_unproven else [])
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         self._ring_ended(call, name, event.get("Cause"), now)
-        if any(held.get("DestChannel") == name for held, _ in call.held_requested):
-            call.requested_hangup_at[name] = now  # counted once its DialBegin is decided
+        self._gone_while_held(call, name, now)
         if (call.first_hangup is None and self._spoke(call, event)
                 and not self._never_answered(call, name) and not self._never_called(call, name)
                 and name not in call.optimised and name not in call.transferers
@@ -1705,12 +1722,33 @@ class CallTracker:
             if call.dest_unchecked and name == call.checking:
                 # Whom the picture's AppDial leg was dialled to is being read: its hangup
                 # counts once that says it is the called party (``_number_read``).
-                call.unchecked_hangup_at = now
+                self._hold(call, now)
             else:
                 effects = self._called_party_gone(call, now, now)
         if not call.channels:
-            self._finish(call, now)
+            self._last_gone(call, now)
         return decided + effects
+
+    @staticmethod
+    def _gone_while_held(call: _Call, name: str, now: float) -> None:
+        """A Hangup while a requested leg's Dial events wait for the number's digest: the
+        leg's own counted once its DialBegin is decided (``_requested_known``); a person's
+        first kept, to say who ended the call should it all end in the wait
+        (``_finish_held``)."""
+        if not call.held_requested:
+            return
+        if any(held.get("DestChannel") == name for held, _ in call.held_requested):
+            call.requested_hangup_at[name] = now
+        if call.held_first_gone is None and not name.startswith(_NOT_A_PERSON):
+            call.held_first_gone = now
+
+    def _last_gone(self, call: _Call, now: float) -> None:
+        """The call's last channel hung up: its record now, or once the digest a requested
+        leg's held Dial events wait for is known (``_finish_held``, ``number_due``)."""
+        if call.number_due is not None and call.held_requested:
+            call.ended_at = now
+        else:
+            self._finish(call, now)
 
     def _forget_channel(self, uniqueid: str) -> None:
         """A channel hung up: its bridge membership and notes go."""
@@ -1998,6 +2036,8 @@ class CallTracker:
             if call is None:
                 continue
             effects.extend(self._waits_due(call, now))
+            if self.calls.get(call.linkedid) is not call:
+                continue  # its record written as the digest's wait ended (``_finish_held``)
             effects.extend(self._out(self._ask_status_again(call, now)))
             effects.extend(self._out(self._ask_follow_again(call, now)))
             if call.answered_at is not None and call.abandonment is None and (
@@ -2035,13 +2075,24 @@ class CallTracker:
         dialled to asked once more (``_check_again``)."""
         effects: list[Effect] = []
         budget = self._budget_end(call)
-        if budget is not None and now >= budget and call.budget_decided is None:
+        if budget is not None and now >= budget and call.budget_hold != call.unchecked_hangup_at:
             effects.extend(self._out(self._budget_spent(call, now)))
         if call.number_due is not None and now >= call.number_due:
             effects.extend(self._out(self._number_known(call, "", now)))
         if call.check_reask is not None and now >= call.check_reask:
             effects.extend(self._out(self._check_reask_due(call, now)))
         return effects
+
+    @staticmethod
+    def _hold(call: _Call, at: float) -> None:
+        """A called party's Hangup at ``at`` held for a check: it has a release budget of
+        its own (``_budget_end``). One held before it was set aside by its check (not the
+        called party: hrev81's agent 9, the customer's AppDial leg checked next); decided
+        once for the first, the second Hangup waited for its check unbudgeted, and the
+        record said the first one's decision."""
+        call.unchecked_hangup_at = at
+        if call.called_hangup_at is None:
+            call.budget_decided = None  # the field says this Hangup's budget, if spent
 
     @staticmethod
     def _budget_end(call: _Call) -> float | None:
@@ -2077,7 +2128,7 @@ class CallTracker:
         may_be = self._may_be_called(call)
         waiting = "the number's digest" if call.number_due is not None else "DIALEDPEERNUMBER"
         effects: list[Effect] = []
-        call.budget_decided = "held-for-check"
+        call.budget_decided, call.budget_hold = "held-for-check", call.unchecked_hangup_at
         if not may_be:
             call.budget_decided = "released-unchecked"  # set first: no second decision
             if call.number_due is not None:
@@ -2679,9 +2730,19 @@ class CallTracker:
                 self._dest_listed(call, now - outages.get(linkedid, outage))
                 effects.extend(self._resume(call, now, outages.get(linkedid, outage)))
             else:
-                call.outage_s = call.outage_s if call.outage_s is not None else outage
-                self._finish(call, now)
+                self._none_listed(call, now, outage)
         return self._out(effects)
+
+    def _none_listed(self, call: _Call, now: float, outage: float) -> None:
+        """A picture lists no channel of ``call``: it ended in the outage — unless every
+        Hangup of it was seen before the drop and its record waits for the number's digest
+        (``_last_gone``, ``ended_at``): a store lookup, not AMI, so that wait goes on
+        (``number_due``). Finished here, it was recorded ended unseen in the outage, its
+        held Dial events never decided."""
+        if call.ended_at is not None:
+            return
+        call.outage_s = call.outage_s if call.outage_s is not None else outage
+        self._finish(call, now)
 
     def _forget_gone(self, alive: set[str]) -> None:
         """Bridge membership and per-channel notes of channels a picture no longer lists:
@@ -3010,7 +3071,7 @@ class CallTracker:
             # (``_number_known``, ``_number_checked``; with nothing to check, below). Taken
             # for the called party at once, the hrev81 picture's agent hanging up before the
             # re-ask hung up the customer talking on through the dialer's ``;2`` (hrev132).
-            call.unchecked_hangup_at = gone[1]
+            self._hold(call, gone[1])
         seeking = self._seek_number(call, now)
         if seeking is not None:
             return seeking
@@ -3152,6 +3213,8 @@ class CallTracker:
         call.number_due = None
         if number_hash and call.followed is not None:
             call.followed = replace(call.followed, number_hash=number_hash)
+        if call.ended_at is not None:
+            return self._finish_held(call, call.ended_at)
         effects = self._requested_known(call, now)
         if not (call.dest_unchecked and not call.numbers_asked):
             return effects + self._resume(call, now)
@@ -3165,6 +3228,24 @@ class CallTracker:
         if hung_up is not None and checking == call.dest:
             return effects + self._called_party_gone(call, hung_up, now)
         return effects + self._resume(call, now)
+
+    def _finish_held(self, call: _Call, ended: float) -> list[Effect]:
+        """A call whose every channel hung up while a requested leg's Dial events waited
+        for the digest: they are decided now (``_requested_known``, at their own instants)
+        and the record written as of the last Hangup. Nothing is left to hang up."""
+        call.ended_at = None
+        hung_up = dict(call.requested_hangup_at)
+        self._requested_known(call, ended)
+        at = hung_up.get(call.dest or "")
+        first = call.held_first_gone
+        if (call.called_hangup_at is None and call.answered_at is not None
+                and at is not None and at < ended and (first is None or at <= first)):
+            # The called party's Hangup came first, the rest of the call went after it
+            # (every Hangup seen): the line was free at the last, as a release timed live
+            # from it says (``_called_party_gone``, which finds nothing left now).
+            call.called_hangup_at = at
+        self._finish(call, ended)
+        return []
 
     def _requested_known(self, call: _Call, now: float) -> list[Effect]:
         """The requested legs' Dial events held for the number's digest (``_originated``),
@@ -3300,8 +3381,19 @@ class CallTracker:
         named = call.names_number.get(channel)
         if named is None and call.followed is not None:
             # The leg gone before the read ("No such channel"): whom the asking leg's
-            # Dial() reached says it instead.
+            # Dial() reached says it instead — but its "another number" is one peer's, and
+            # a leg set aside already is that one (hrev81: ``;1`` dialled agent 9, set
+            # aside; the customer's AppDial leg checked next was ``;2``'s, and ``;1``'s
+            # "agent9" set it aside too, the called party gone, nothing released).
+            # A leg set aside by its own read is not that one: the asking leg's Dial() can
+            # have reached it through a Local member (its ``;2`` dialled the agent's phone,
+            # the asking leg's peer the ``;1``), and that peer, checked next and gone, was
+            # taken for the called party — the customer's hangup then released nothing.
             named = call.names_number.get(self._witness(call))
+            if named is False and call.set_aside:
+                named = None
+            elif named is False:
+                call.set_aside.add(channel)
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
             # is the called party; a Hangup of it seen meanwhile is its end. Nothing
