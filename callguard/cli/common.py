@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shlex
 import sys
 from collections.abc import Coroutine
@@ -17,7 +16,7 @@ from rich.markup import escape
 from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
-from callguard.numbers.parse import quoted_number
+from callguard.numbers.parse import number_reason, quoted_number
 from callguard.utc import YEARS, leap_second, out_of_years, utah_example, zone_named
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
@@ -461,16 +460,6 @@ def number_or_exit(settings: Settings, number: str) -> NumberInfo:
         return settings.parser().parse(number)
     except NumberError as exc:  # stderr reaches cron mail and journals: never in clear
         usage_error(number_reason(quoted_number(number), str(exc)))
-
-
-def number_reason(quoted: str, reason: str) -> str:
-    """"number QUOTED: REASON", unless REASON names the number itself, quoted or by its
-    mark ("[number …0958] is in region GB"): then "number REASON" or REASON alone."""
-    mark = re.search(r"\[number …[^\]]*\]", quoted)
-    names = [quoted] + ([mark.group()] if mark else [])
-    if reason.startswith(tuple(names)):
-        return f"number {reason}"
-    return reason if any(name in reason for name in names) else f"number {quoted}: {reason}"
 
 
 def e164_or_exit(settings: Settings, number: str) -> str:
