@@ -32,7 +32,6 @@ from callguard.cli.common import (
     CliState,
     err_console,
     log_to_read_or_exit,
-    number_reason,
     one_source_or_exit,
     output_path_or_exit,
     own_files_or_exit,
@@ -54,7 +53,7 @@ from callguard.compliance.reader import (
 )
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
-from callguard.numbers.parse import quoted_number
+from callguard.numbers.parse import number_reason, quoted_number
 from callguard.utc import YEARS, leap_second, out_of_years, skipped, wall_instant
 
 if TYPE_CHECKING:
