@@ -175,7 +175,9 @@ def _e164(parser: NumberParser, number: str, kind: str) -> tuple[str, bool]:
     try:
         return parser.parse(head).e164, extension
     except NumberError as exc:
-        raise UsageError(number_reason(quoted_number(number), str(exc))) from None
+        # the number the parser read and quotes in its reason (without the extension):
+        # quoting the cell as well said it twice, "'[number …5142 x…]': '[number …5142]'"
+        raise UsageError(number_reason(quoted_number(head), str(exc))) from None
 
 
 _BUILDERS: dict[str, Callable[[dict[str, str], str, str, datetime], RecordWrite]] = {
