@@ -9,11 +9,16 @@ that write a record (decisions, record and list changes, a purge, the archive's 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from callguard.cli.common import LOG_USE, WRITES, log_checked_first
+from callguard.cli.config_check import _writable_problems
+from callguard.config import load_settings
 from callguard.numbers import NumberParser
+from callguard.resources import bundled_config
 from callguard.stores.record_csv import read_record_csv
 
 # Each writes a compliance record (or, archive, takes the log's segments): moved to READS or
@@ -45,3 +50,16 @@ def test_a_bad_number_with_an_extension_is_quoted_once(number: str) -> None:
     assert reason.count("[number …") == 1, reason
     assert reason.startswith("number '[number …5142]' contains letters"), reason
     assert not re.search(r"\d{5}", reason), reason
+
+
+def test_config_check_says_who_refuses_a_log_that_is_a_directory(tmp_path: Path) -> None:
+    """`config check` said "serve, check and the readers refuse it": since hcli32 every
+    command that writes a record refuses it, and a reader given ``--file`` does not."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "log").mkdir()
+    settings = load_settings(bundled_config(), data_dir=tmp_path / "data")
+    settings = replace(settings, log=replace(settings.log, file=str(tmp_path / "log")))
+    said = " ".join(_writable_problems(settings))
+    assert f"[log] file {tmp_path / 'log'} is a directory" in said, said
+    assert "every command that writes a compliance record" in said, said
+    assert "unless given --file" in said, said
