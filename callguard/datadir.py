@@ -17,6 +17,7 @@ Kept free of heavy imports: ``callguard tail`` resolves it without loading the p
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +58,34 @@ def default_data_dir(config: Path) -> DataDirChoice:
 def choose_data_dir(config: Path, configured: str, option: Path | None) -> DataDirChoice:
     """``--data-dir``, ``CALLGUARD_DATA_DIR``, the file's ``data_dir``, or the default."""
     if option is not None:
-        return DataDirChoice(option.resolve(), "--data-dir")
+        return _resolved(option, "--data-dir")
     env = os.environ.get("CALLGUARD_DATA_DIR")
     if env:
-        return DataDirChoice(Path(env).resolve(), "CALLGUARD_DATA_DIR")
+        return _resolved(Path(env), "CALLGUARD_DATA_DIR")
     if configured:
-        return DataDirChoice((config.parent / Path(configured).expanduser()).resolve(),
-                             f"[callguard] data_dir in {config.name}")
+        return _resolved(config.parent / Path(configured).expanduser(),
+                         f"[callguard] data_dir in {config.name}")
     return default_data_dir(config)
+
+
+def _resolved(path: Path, source: str) -> DataDirChoice:
+    """``path`` resolved, or a ConfigError when a symbolic link on it leads back to itself
+    (``ln -s data data``): ``Path.resolve`` raises RuntimeError there, and every command,
+    ``config check`` and ``serve`` alike, was "internal error: RuntimeError: Symlink loop"
+    (exit 3). As a configuration problem, ``config check`` lists it and every other command
+    refuses it, exit 2 (hcli32)."""
+    try:
+        return DataDirChoice(path.resolve(), source)
+    except RuntimeError:  # Python 3.11-3.12; 3.13 raises OSError(ELOOP)
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    from callguard.errors import ConfigError  # noqa: PLC0415 - light, but only when needed
+
+    raise ConfigError(f"data dir {path} ({source}) is a symbolic link loop (a link on it "
+                      "leads back to itself): point the link at a directory, or check "
+                      "--data-dir / CALLGUARD_DATA_DIR / [callguard] data_dir")
 
 
 def log_file(config: Path, data_dir: Path, target: str) -> Path | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shlex
 import sys
 from collections.abc import Coroutine
@@ -17,7 +16,7 @@ from rich.markup import escape
 from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
-from callguard.numbers.parse import quoted_number
+from callguard.numbers.parse import number_reason, quoted_number
 from callguard.utc import YEARS, leap_second, out_of_years, utah_example, zone_named
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
@@ -74,9 +73,50 @@ def on_read_only_mount(path: Path) -> bool:
         return False
 
 
-# Commands that never open the compliance log: a log path no command can use does not stop
-# them (``config check`` lists it among its problems instead of stopping at it).
-_LOG_UNUSED = frozenset({"init", "packs", "campaigns", "health", "config", "demo"})
+# What each command does with the configured compliance log (``[log] file``), by its path
+# below ``callguard``. WRITES: it writes a compliance record there (a decision, a record or
+# list change, a purge) or, ``archive``, takes its segments: a log no command can use
+# refuses it before anything is done, nothing acknowledged that is not durable. READS: it
+# reads it unless given ``--file`` or ``--stream``, and checks the place it will actually
+# read (``log_to_read_or_exit``): `tail --file COPY` was refused for a ``[log] file`` it
+# never opens. UNUSED: it never opens it (`dnc status`, `consent show`), and was refused
+# (exit 2) for a log it does not read (hcli32); ``config check`` lists the log among its
+# problems instead. A command missing here is checked as WRITES: fail closed.
+WRITES, READS, UNUSED = "writes", "reads", "unused"
+LOG_USE: dict[str, str] = {
+    "check": WRITES, "scrub": WRITES, "serve": WRITES, "purge": WRITES, "archive": WRITES,
+    "records-accept-older": WRITES,
+    "dnc import": WRITES, "dnc rollback": WRITES, "dnc drop": WRITES,
+    "dnc check": UNUSED, "dnc status": UNUSED,
+    "attributes import": WRITES, "attributes status": UNUSED,
+    **{f"{group} {action}": WRITES for group, actions in (
+        ("internal-dnc", ("add", "import")), ("consent", ("add", "revoke", "import")),
+        ("ebr", ("add", "end", "import"))) for action in actions},
+    "internal-dnc show": UNUSED, "consent show": UNUSED, "ebr show": UNUSED,
+    "tail": READS, "report": READS, "evidence": READS, "explain": READS,
+    "init": UNUSED, "packs check": UNUSED, "packs show": UNUSED, "campaigns list": UNUSED,
+    "health": UNUSED, "config check": UNUSED, "demo": UNUSED,
+}
+
+
+def log_checked_first(command: str | None) -> bool:
+    """Whether ``command`` (its path: "dnc status") is refused up front for a ``[log]
+    file`` no command can use: every command that writes there, and any not in LOG_USE."""
+    return LOG_USE.get(command or "", WRITES) == WRITES
+
+
+def log_to_read_or_exit(file_path: Path | None, log_file: Path | None,
+                        data_dir: Path | None) -> None:
+    """A reader's log, checked where it will read: ``--file`` when given (a directory is a
+    usage error), else ``[log] file`` ``log_file`` (``log_file_unusable``)."""
+    if file_path is not None:
+        if file_path.is_dir():
+            usage_error(f"--file {file_path} is a directory: give the path of a node's log "
+                        f"file in it (e.g. {file_path / 'compliance.jsonl'})")
+        return
+    unusable = log_file_unusable(log_file, data_dir)
+    if unusable:
+        usage_error(unusable)
 
 
 def log_file_unusable(path: Path | None, data_dir: Path | None = None) -> str | None:
@@ -190,7 +230,7 @@ class CliState:
             closed = _data_dir_closed(data_dir, self._settings.data_dir_source, self.command)
             if closed:
                 usage_error(closed)
-            if self.command not in _LOG_UNUSED:
+            if log_checked_first(_command_path() or self.command):
                 from callguard.runtime import log_path  # noqa: PLC0415 - see the imports
                 unusable = log_file_unusable(log_path(self._settings), data_dir)
                 if unusable:
@@ -420,16 +460,6 @@ def number_or_exit(settings: Settings, number: str) -> NumberInfo:
         return settings.parser().parse(number)
     except NumberError as exc:  # stderr reaches cron mail and journals: never in clear
         usage_error(number_reason(quoted_number(number), str(exc)))
-
-
-def number_reason(quoted: str, reason: str) -> str:
-    """"number QUOTED: REASON", unless REASON names the number itself, quoted or by its
-    mark ("[number …0958] is in region GB"): then "number REASON" or REASON alone."""
-    mark = re.search(r"\[number …[^\]]*\]", quoted)
-    names = [quoted] + ([mark.group()] if mark else [])
-    if reason.startswith(tuple(names)):
-        return f"number {reason}"
-    return reason if any(name in reason for name in names) else f"number {quoted}: {reason}"
 
 
 def e164_or_exit(settings: Settings, number: str) -> str:

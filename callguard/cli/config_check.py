@@ -426,7 +426,9 @@ def _writable_problems(settings: Settings) -> list[str]:
     log_file = log_path(settings)
     unusable = log_file_unusable(log_file, path)
     if unusable:
-        found.append(f"{unusable}: serve, check and the readers refuse it")
+        found.append(f"{unusable}: every command that writes a compliance record (serve, "
+                     "check, scrub, list and record changes, purge, archive) refuses it, "
+                     "and so do tail, report, evidence and explain unless given --file")
     elif log_file is not None and log_file.parent != path:
         where = _nearest(log_file.parent)
         if where.is_dir() and on_read_only_mount(where):

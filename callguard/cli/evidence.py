@@ -26,7 +26,7 @@ import orjson
 from callguard.cli.common import (
     CliState,
     err_console,
-    log_file_unusable,
+    log_to_read_or_exit,
     output_path_or_exit,
     own_files_or_exit,
     usage_error,
@@ -60,12 +60,7 @@ def _log_or_exit(place: LogPlace, file_path: Path | None) -> Path | None:
     """``--file`` or this node's log; one no command can read (a directory: ``[log] file
     = "/var/log/callguard"``) is a usage error saying so, not "internal error:
     IsADirectoryError" (hnew30)."""
-    if file_path is not None and file_path.is_dir():
-        usage_error(f"--file {file_path} is a directory: give the path of a node's log "
-                    f"file in it (e.g. {file_path / 'compliance.jsonl'})")
-    unusable = None if file_path is not None else log_file_unusable(place.log_file, place.data_dir)
-    if unusable:
-        usage_error(unusable)
+    log_to_read_or_exit(file_path, place.log_file, place.data_dir)
     return file_path or place.log_file
 
 

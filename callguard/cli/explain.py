@@ -22,7 +22,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from callguard.cli.common import EXIT_BLOCK, CliState, err_console, usage_error
+from callguard.cli.common import (
+    EXIT_BLOCK,
+    CliState,
+    err_console,
+    log_to_read_or_exit,
+    usage_error,
+)
 from callguard.cli.logs import place_or_exit
 from callguard.cli.output import console
 from callguard.cli.render import called_party_times, print_json
@@ -245,6 +251,7 @@ def _find(state: CliState, decision_id: str, file: Path | None, *, as_json: bool
     the archive's position; when it is nowhere, exit naming where it was looked for and
     why the answer may not be final (``_nowhere_exit``)."""
     path = file or log_path(state.settings)
+    log_to_read_or_exit(file, path, state.settings.data_dir)  # [log] file, unless --file
     if file is not None and not log_exists(file):
         usage_error(f"--file {file}: no compliance log there (nor closed segments "
                     "beside it); give the path of a node's log")

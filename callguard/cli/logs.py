@@ -31,8 +31,7 @@ from callguard.cli import output
 from callguard.cli.common import (
     CliState,
     err_console,
-    log_file_unusable,
-    number_reason,
+    log_to_read_or_exit,
     one_source_or_exit,
     output_path_or_exit,
     own_files_or_exit,
@@ -54,7 +53,7 @@ from callguard.compliance.reader import (
 )
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
-from callguard.numbers.parse import quoted_number
+from callguard.numbers.parse import number_reason, quoted_number
 from callguard.utc import YEARS, leap_second, out_of_years, skipped, wall_instant
 
 if TYPE_CHECKING:
@@ -198,9 +197,7 @@ class LogQuery:
         """The log to read: ``--file`` or this node's; a missing one is a usage error."""
         if file_path is not None:
             path = file_path
-            if path.is_dir():
-                usage_error(f"--file {path} is a directory: give the path of a node's log "
-                            f"file in it (e.g. {path / 'compliance.jsonl'})")
+            log_to_read_or_exit(path, None, None)
             if not log_exists(path):
                 usage_error(f"--file {path}: no such compliance log (nor closed segments "
                             f"{path.name}.*Z beside it); give the path of a node's log")
@@ -209,9 +206,7 @@ class LogQuery:
         if place.log_file is None:
             usage_error("this node logs to stdout ([log] file = \"-\"); give --file or "
                         "--stream")
-        unusable = log_file_unusable(place.log_file, place.data_dir)
-        if unusable:
-            usage_error(unusable)
+        log_to_read_or_exit(None, place.log_file, place.data_dir)
         if not log_exists(place.log_file):
             if (place.archive_dir / "manifest.json").exists():
                 # not a wrong data dir: every segment was archived and deleted, and
@@ -809,6 +804,7 @@ def _report_log(log_query: LogQuery, place: LogPlace, archive: Any, file_path: P
         return None
     if file_path is not None or not archive.exists():
         return log_query.log_file(file_path)
+    log_to_read_or_exit(None, place.log_file, place.data_dir)
     return place.log_file
 
 

@@ -37,7 +37,8 @@ from callguard.numbers.nanp import (
 from callguard.numbers.redact import MIN_RUN, clipped_repr, redact_digits
 
 __all__ = ["ExtensionError", "NumberInfo", "NumberParser", "ascii_digits", "in_phone_context",
-           "is_canonical", "named_character", "number_text", "quoted_number", "split_extension"]
+           "is_canonical", "named_character", "number_reason", "number_text", "quoted_number",
+           "split_extension"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
 _ALLOWED = _PUNCTUATION | frozenset("0123456789")
@@ -182,6 +183,18 @@ def quoted_number(raw: str, limit: int | None = None) -> str:
     again once ``repr`` has spelt it: ``repr`` writes an unprintable character's code point
     in ASCII digits, and "x\\U00080155" + "50123" was quoted 'x\\U0008015550123' (hrev76)."""
     return redact_digits(repr(number_text(raw, limit)))
+
+
+def number_reason(quoted: str, reason: str) -> str:
+    """"number QUOTED: REASON", unless REASON names the number itself, quoted or by its
+    mark ("[number …0958] is in region GB"): then "number REASON" or REASON alone. The
+    one wording of a refused number: the CLI's and a record CSV row's (which quoted it
+    twice, "number 'x': 'x' contains letters", hcli32)."""
+    mark = re.search(r"\[number …[^\]]*\]", quoted)
+    names = [quoted] + ([mark.group()] if mark else [])
+    if reason.startswith(tuple(names)):
+        return f"number {reason}"
+    return reason if any(name in reason for name in names) else f"number {quoted}: {reason}"
 
 
 def number_text(raw: str, limit: int | None = None) -> str:

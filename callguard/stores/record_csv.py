@@ -18,7 +18,7 @@ from typing import Any
 from callguard.csvfile import decode, not_of_its_mark, refuse_not_text, sniff_delimiter
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
-from callguard.numbers.parse import quoted_number
+from callguard.numbers.parse import number_reason, quoted_number
 from callguard.numbers.redact import clipped_repr, has_digit_run
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.list_files import split_extension
@@ -175,7 +175,9 @@ def _e164(parser: NumberParser, number: str, kind: str) -> tuple[str, bool]:
     try:
         return parser.parse(head).e164, extension
     except NumberError as exc:
-        raise UsageError(f"number {quoted_number(number)}: {exc}") from None
+        # the number the parser read and quotes in its reason (without the extension):
+        # quoting the cell as well said it twice, "'[number …5142 x…]': '[number …5142]'"
+        raise UsageError(number_reason(quoted_number(head), str(exc))) from None
 
 
 _BUILDERS: dict[str, Callable[[dict[str, str], str, str, datetime], RecordWrite]] = {
