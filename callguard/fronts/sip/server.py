@@ -1104,8 +1104,17 @@ class SipFront:
         a retransmission answered. hsip30 counted it (``receive`` before ``_answered_at``):
         ``max_retransmits`` clear copies, a dialer falling back from TLS or anyone
         repeating the request in clear, and the dialer's own copy over a new TLS
-        connection was absorbed, its INVITE decided and never answered (hrev144)."""
-        if method != "ACK" and self._downgrading(key, addr, transport) and (
+        connection was absorbed, its INVITE decided and never answered (hrev144).
+
+        So is an ACK in clear of an INVITE first sent over TLS, the first connection open
+        or not: §17.1.1.3 sends the ACK of a non-2xx over the INVITE's own transport, and
+        the clear one ended the transaction, the dialer's copy over a new TLS connection
+        then decided and recorded a second time (hrev144)."""
+        if method == "ACK":
+            if self._tls_begun(key) and not _is_tls(transport):
+                self._downgrade_refused(addr[0])
+                return Receipt.ABSORBED
+        elif self._downgrading(key, addr, transport) and (
                 self.transactions.repeats(key, ident)):
             self._downgrade_refused(addr[0])
             return Receipt.ABSORBED
@@ -1170,11 +1179,13 @@ class SipFront:
                      ) -> bool:
         """Whether a copy of ``key``'s request from ``addr`` on ``transport`` would move
         answers of a request first sent over TLS to clear text (``_answered_at``)."""
-        if not self._moving(key, addr):
-            return False
-        first = cast(tuple[tuple[str, int], _Tcp], self.transactions.destination(key))[1]
-        return first.tls is not None and not (
-            isinstance(transport, _Tcp) and transport.tls is not None)
+        return self._moving(key, addr) and self._tls_begun(key) and not _is_tls(transport)
+
+    def _tls_begun(self, key: Hashable) -> bool:
+        """Whether ``key``'s answers go over TLS (its request came so: they never move
+        to clear text)."""
+        dest = self.transactions.destination(key)
+        return dest is not None and _is_tls(cast(tuple[tuple[str, int], _Transport], dest)[1])
 
     def _downgrade_refused(self, source: str) -> None:
         """A request first sent over TLS came again in clear (TCP, UDP): its answer is
@@ -1495,6 +1506,10 @@ class SipFront:
             for data, dest in self.transactions.due(now):
                 addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
                 transport.send_bytes(data, addr)
+
+
+def _is_tls(transport: _Transport) -> bool:
+    return isinstance(transport, _Tcp) and transport.tls is not None
 
 
 class _Tags:
