@@ -46,6 +46,13 @@ def _statuses(replies: list[bytes]) -> list[bytes]:
     return [r.split(b"\r\n", 1)[0] for r in replies]
 
 
+def _final_head(data: bytes) -> bytes:
+    """The head of the final response in what a stream brought: a 100 (Trying) may come
+    first when deciding takes over 100 ms (``TimerSettings.trying``; a loaded machine)."""
+    at = data.find(b"SIP/2.0 3")
+    return data[at:].split(b"\r\n\r\n", 1)[0] if at >= 0 else b""
+
+
 async def _over_tcp(port: int, data: bytes, wait: float) -> bytes:
     """``data`` on a new connection; what comes back in ``wait`` s of quiet; closed."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -221,5 +228,6 @@ class TestNoMoveFromTlsToClearText:
         assert server.stats.counts["tls_downgrade_refused"] == 2
         again = await over_tls(1.0)
         assert _finals(again) == [_302], again
-        assert again.split(b"\r\n\r\n")[0] == first.split(b"\r\n\r\n")[0]
+        # the 302s' heads (a 100 Trying may come first on a loaded machine: it did, hsip32)
+        assert _final_head(again) == _final_head(first) != b""
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
