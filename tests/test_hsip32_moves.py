@@ -15,7 +15,12 @@ import asyncio
 import ssl
 
 from callguard.fronts.sip.server import _ANSWER_OWN_BYTES
-from callguard.fronts.sip.transactions import ServerTransactions, TimerSettings, transaction_key
+from callguard.fronts.sip.transactions import (
+    Receipt,
+    ServerTransactions,
+    TimerSettings,
+    transaction_key,
+)
 from tests.test_hostile16_sip import _answers, _finals
 from tests.test_hsip30_moves import _final_head, _over_tcp
 from tests.test_sip import QUIET_T1, Client, compliance, front, invite, self_signed, tcp
@@ -136,15 +141,33 @@ class TestTheTableBoundsAMovedTransaction:
         table.move(other, "tcp-b", reliable=True, now=1.0, budget=0)
         assert table.bounded(other) is None
 
-    def test_the_100_trying_of_a_transaction_moved_while_deciding_is_counted(self):
+    def test_the_100_trying_of_a_transaction_moved_while_deciding_is_withheld(self):
+        """hrev153: not sent, whatever the bound (a dialer given a 100 sends no more
+        copies, RFC 3261 §17.1.1.2, and its copies pay for the final response), nor
+        given to a copy; a copy while deciding asks for nothing (``resend_size`` 0)."""
         table = ServerTransactions(TimerSettings(t1=0.5, t2=4.0, trying=0.1))
         key = _key("b5")
         table.receive(key, "INVITE", reliable=True, now=0.0)
-        table.move(key, "udp", reliable=False, now=0.05, budget=50)
+        table.move(key, "udp", reliable=False, now=0.05, budget=5000)
         table.proceeding(key, lambda: b"SIP/2.0 100 Trying\r\n" + b"v" * 60, "udp", now=0.05)
         assert table.due(0.2) == []
-        assert table.counts["moved_answer_capped"] == 1
-        assert table.resend_size(key) == 80
+        assert table.counts["moved_trying_withheld"] == 1
+        assert table.counts["trying"] == 0
+        assert table.receive(key, "INVITE", reliable=False, now=0.3) == (Receipt.PENDING, None)
+        assert table.resend_size(key) == 0
+        assert table.bounded(key) == 5000
+        table.respond(key, _ANSWER, "udp", now=0.4)
+        assert table.resend_size(key) == len(_ANSWER)
+
+    def test_an_unbounded_transaction_still_sends_its_100(self):
+        table = ServerTransactions(TimerSettings(t1=0.5, t2=4.0, trying=0.1))
+        key = _key("b6")
+        table.receive(key, "INVITE", reliable=False, now=0.0)
+        trying = b"SIP/2.0 100 Trying\r\n\r\n"
+        table.proceeding(key, lambda: trying, "udp", now=0.0)
+        assert table.due(0.2) == [(trying, "udp")]
+        assert table.receive(key, "INVITE", reliable=False, now=0.3) == (
+            Receipt.PENDING, trying)
 
 
 def _padded(request: bytes, rows: int) -> bytes:

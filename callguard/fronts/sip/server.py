@@ -1143,6 +1143,11 @@ class SipFront:
             # the final response, or the 100 (Trying) while deciding, where the first copy
             # went (§18.2.2: the request that made the transaction), or here
             addr, transport = self._answered_at(key, addr, transport, credit or 0)
+            if again is not None and receipt is Receipt.PENDING and (
+                    self.transactions.bounded(key) is not None):
+                # moved to UDP just now: its 100 withheld, as ``due`` withholds it (hrev153)
+                self.stats.counts["moved_trying_withheld"] += 1
+                again = None
             if again is not None and self.transactions.spend(key, len(again)):
                 transport.send_bytes(again, addr)
         return receipt

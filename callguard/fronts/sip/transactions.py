@@ -221,7 +221,7 @@ class ServerTransactions:
             return Receipt.ABSORBED, None
         if tx is not None:
             if tx.response is None:
-                if tx.provisional is None:
+                if tx.provisional is None or tx.budget is not None:  # withheld: ``due``
                     return Receipt.PENDING, None
                 if tx.provisional_sends >= self.settings.max_retransmits:
                     self.counts["retransmit_capped"] += 1
@@ -393,13 +393,11 @@ class ServerTransactions:
         return tx is None or self._spend(tx, size)
 
     def resend_size(self, key: Hashable) -> int:
-        """The size of what a retransmission of the request would be sent: its final
-        response, or the 100 (Trying) while deciding; 0 for nothing."""
+        """The size of what a retransmission of the request over UDP, moved there, would
+        be sent: its final response; 0 while deciding (a moved transaction's 100 is
+        withheld, ``due``)."""
         tx = self._table.get(key)
-        if tx is None:
-            return 0
-        sent = tx.response if tx.response is not None else tx.provisional
-        return 0 if sent is None else len(sent)
+        return 0 if tx is None or tx.response is None else len(tx.response)
 
     def _spend(self, tx: _Transaction, size: int) -> bool:
         if tx.budget is None:
@@ -461,7 +459,13 @@ class ServerTransactions:
             if tx.trying_at is not None and tx.trying_at <= now:
                 trying, tx.trying, tx.trying_at = tx.trying, None, None
                 tx.provisional = trying() if trying is not None else None
-                if tx.provisional is not None and self._spend(tx, len(tx.provisional)):
+                if tx.provisional is not None and tx.budget is not None:
+                    # Moved to UDP (``move``'s bound): no 100. A client given one is
+                    # "Proceeding" and sends its INVITE no more (RFC 3261 §17.1.1.2),
+                    # and its copies are what pay for the final response: a 100 that
+                    # took the bound left the 302 unsent, the dialer waiting (hrev153).
+                    self.counts["moved_trying_withheld"] += 1
+                elif tx.provisional is not None:
                     self.counts["trying"] += 1
                     out.append((tx.provisional, tx.dest))
             if tx.next_send is not None and tx.next_send <= now and tx.response is not None:
