@@ -11,8 +11,9 @@ import asyncio
 import socket
 import struct
 
+from tests.test_hsip30_moves import _final_head, _over_tcp
 from tests.test_hsip32_moves import _padded
-from tests.test_sip import Client, _Slowed, compliance, front, invite, tcp
+from tests.test_sip import QUIET_T1, Client, _Slowed, compliance, front, invite, tcp
 
 __all__ = ["front"]
 
@@ -79,3 +80,27 @@ class TestTheFinalAnswerOfAMovedTransaction:
         assert statuses[-1] == b"SIP/2.0 302 Moved Temporarily", statuses
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
         assert server.stats.counts["moved_trying_withheld"] == 1
+
+
+class TestTheAckOfA513:
+    async def test_does_not_end_the_transaction_it_was_not_moved_to(self, front):
+        """A 287-byte UDP copy of an 8 KB INVITE begun over TCP is answered a stateless
+        513 and the transaction is not moved (hsip32): "the same request over TCP still
+        gets the answer decided once". But a client ACKs every non-2xx final response
+        (RFC 3261 §17.1.1.3), the 513 too, with the INVITE's branch: that ACK ended the
+        TCP transaction (``ack_absorbed``), and the TCP copy was decided a second time —
+        two records for one request, another 302 (another To tag)."""
+        server = await front(t1_ms=QUIET_T1)
+        big = tcp(_padded(invite("ak1"), 110))
+        first = await _over_tcp(server.port, big, 0.5)
+        await asyncio.sleep(0.1)  # the close reaches the front
+        client = Client(server.port)
+        client.send(invite("ak1"))
+        assert [r.split(b"\r\n", 1)[0] for r in await client.replies(0.3)] == [
+            b"SIP/2.0 513 Message Too Large"]
+        client.send(invite("ak1").replace(b"INVITE", b"ACK"))
+        await asyncio.sleep(0.2)
+        assert server.stats.counts["ack_absorbed"] == 0
+        again = await _over_tcp(server.port, big, 0.5)
+        assert _final_head(again) == _final_head(first) != b""
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]

@@ -786,7 +786,9 @@ _REFUSALS: dict[Receipt, _Answer] = {
     # §8.2.2.2: the request decided once, on the path it came by first
     Receipt.MERGED: (482, ()),
     # a moved transaction's answer, larger than the datagram asking for it may be sent
-    # (``_over_budget``): §18.1.1 sends a large message over TCP
+    # (``_over_budget``). §21.5.7 defines 513 for a request too large (and §18.1.1's
+    # move to TCP is a client's, for its requests): the Warning says it is the answer;
+    # the dialer learns no verdict from it, and places no call
     Receipt.TOO_LARGE: (513, (("Warning", '399 callguard "the answer is larger than '
                                'this datagram may be sent; send the request again over '
                                'TCP"'),)),
@@ -1125,6 +1127,13 @@ class SipFront:
             if self._tls_begun(key) and not _is_tls(transport):
                 self._downgrade_refused(addr[0])
                 return Receipt.ABSORBED
+            if not transport.reliable and self._stream_bound(key):
+                # a datagram's ACK of answers that go over a stream: the ACK of a 513
+                # (``_over_budget``: a client ACKs every non-2xx, §17.1.1.3), never of
+                # the answer. It ended the transaction, and the copy over TCP was
+                # decided a second time (hrev153).
+                self.stats.counts["ack_other_transport"] += 1
+                return Receipt.ABSORBED
         elif self.transactions.repeats(key, ident):
             if self._downgrading(key, addr, transport):
                 self._downgrade_refused(addr[0])
@@ -1224,6 +1233,12 @@ class SipFront:
         """Whether a copy of ``key``'s request from ``addr`` on ``transport`` would move
         answers of a request first sent over TLS to clear text (``_answered_at``)."""
         return self._moving(key, addr) and self._tls_begun(key) and not _is_tls(transport)
+
+    def _stream_bound(self, key: Hashable) -> bool:
+        """Whether ``key``'s answers go over TCP or TLS (not moved to UDP)."""
+        dest = self.transactions.destination(key)
+        return dest is not None and isinstance(
+            cast(tuple[tuple[str, int], _Transport], dest)[1], _Tcp)
 
     def _tls_begun(self, key: Hashable) -> bool:
         """Whether ``key``'s answers go over TLS (its request came so: they never move
