@@ -46,6 +46,13 @@ def _statuses(replies: list[bytes]) -> list[bytes]:
     return [r.split(b"\r\n", 1)[0] for r in replies]
 
 
+def _final_head(data: bytes) -> bytes:
+    """The head of the final response in what a stream brought: a 100 (Trying) may come
+    first when deciding takes over 100 ms (``TimerSettings.trying``; a loaded machine)."""
+    at = data.find(b"SIP/2.0 3")
+    return data[at:].split(b"\r\n\r\n", 1)[0] if at >= 0 else b""
+
+
 async def _over_tcp(port: int, data: bytes, wait: float) -> bytes:
     """``data`` on a new connection; what comes back in ``wait`` s of quiet; closed."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -149,15 +156,36 @@ class TestWhereAMovedUdpAnswerGoes:
         assert await listener.silence(0.05) == []
 
 
+# a softphone's offer (PCMU, PCMA, G.722, G.729, Opus, DTMF events): a dialer's INVITE's body
+_SDP = (b"v=0\r\no=dialer 2890844526 2890844526 IN IP4 127.0.0.1\r\ns=call\r\n"
+        b"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0 8 9 18 111 101\r\n"
+        b"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\n"
+        b"a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n"
+        b"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"
+        b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n"
+        b"a=maxptime:150\r\na=rtcp:49171 IN IP4 127.0.0.1\r\na=sendrecv\r\n"
+        b"m=video 0 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=inactive\r\n")
+
+
+def _with_sdp(request: bytes) -> bytes:
+    return request.replace(b"Content-Length: 0\r\n\r\n", b"Content-Type: application/sdp"
+                           b"\r\nContent-Length: %d\r\n\r\n%s" % (len(_SDP), _SDP))
+
+
 class TestTimerGAfterAMoveToUdp:
     async def test_the_moved_answer_is_sent_again_until_its_ack(self, front):
         """T1 50 ms: G's copies at 50, 150, 350 ms after the copy. main: the one copy,
-        then nothing (the transaction kept its TCP's "reliable")."""
+        then nothing (the transaction kept its TCP's "reliable").
+
+        The INVITE carries its offer, as a dialer's does: a moved transaction sends over
+        UDP what the datagrams that asked for it allow, G's copies counted (hsip32,
+        ``_over_budget``), and the 284 bytes of a bodiless INVITE allow its answer once."""
         server = await front(t1_ms=50)
         client = Client(server.port)
-        assert _finals(await _over_tcp(server.port, tcp(invite("mg1")), 0.3)) == [_302]
+        request = _with_sdp(invite("mg1"))
+        assert _finals(await _over_tcp(server.port, tcp(request), 0.3)) == [_302]
         await asyncio.sleep(0.1)
-        client.send(invite("mg1"))
+        client.send(request)
         arrivals = await client.arrivals(0.6)
         assert len(arrivals) >= 3, arrivals  # the copy, then timer G's
         client.send(invite("mg1").replace(b"INVITE", b"ACK"))
@@ -200,5 +228,6 @@ class TestNoMoveFromTlsToClearText:
         assert server.stats.counts["tls_downgrade_refused"] == 2
         again = await over_tls(1.0)
         assert _finals(again) == [_302], again
-        assert again.split(b"\r\n\r\n")[0] == first.split(b"\r\n\r\n")[0]
+        # the 302s' heads (a 100 Trying may come first on a loaded machine: it did, hsip32)
+        assert _final_head(again) == _final_head(first) != b""
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]

@@ -785,6 +785,13 @@ _REFUSALS: dict[Receipt, _Answer] = {
                             '399 callguard "branch already used by another request"'),)),
     # §8.2.2.2: the request decided once, on the path it came by first
     Receipt.MERGED: (482, ()),
+    # a moved transaction's answer, larger than the datagram asking for it may be sent
+    # (``_over_budget``). §21.5.7 defines 513 for a request too large (and §18.1.1's
+    # move to TCP is a client's, for its requests): the Warning says it is the answer;
+    # the dialer learns no verdict from it, and places no call
+    Receipt.TOO_LARGE: (513, (("Warning", '399 callguard "the answer is larger than '
+                               'this datagram may be sent; send the request again over '
+                               'TCP"'),)),
 }
 
 
@@ -959,9 +966,11 @@ class SipFront:
         ident = self._identity(data)
         if peeked is not None and self.transactions.answered(peeked[1]) is not None and (
                 self.transactions.repeats(peeked[1], ident)) and (
-                transport.reliable or not self._moving(peeked[1], addr)):
+                transport.reliable or (not self._moving(peeked[1], addr)
+                                       and self.transactions.bounded(peeked[1]) is None)):
             # a datagram that moves its transaction's answers is read whole: they go where
-            # its Via says (§18.2.2, ``_stamp_via``), as a first answer does (hsip30)
+            # its Via says (§18.2.2, ``_stamp_via``), as a first answer does (hsip30); and
+            # one of a moved transaction, which may be refused (513, ``_over_budget``)
             self._known(peeked[0], peeked[1], addr, transport, ident)  # a retransmission
             return
         try:
@@ -1096,7 +1105,7 @@ class SipFront:
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport, ident: int | None = None,
-               merge: str | None = None) -> Receipt:
+               merge: str | None = None, *, credit: int | None = None) -> Receipt:
         """The transaction table's answer to a request; a retransmission is answered.
 
         A copy in clear of a request first sent over TLS is refused before the table
@@ -1104,11 +1113,36 @@ class SipFront:
         a retransmission answered. hsip30 counted it (``receive`` before ``_answered_at``):
         ``max_retransmits`` clear copies, a dialer falling back from TLS or anyone
         repeating the request in clear, and the dialer's own copy over a new TLS
-        connection was absorbed, its INVITE decided and never answered (hrev144)."""
-        if method != "ACK" and self._downgrading(key, addr, transport) and (
-                self.transactions.repeats(key, ident)):
-            self._downgrade_refused(addr[0])
-            return Receipt.ABSORBED
+        connection was absorbed, its INVITE decided and never answered (hrev144).
+
+        So is an ACK in clear of an INVITE first sent over TLS, the first connection open
+        or not: §17.1.1.3 sends the ACK of a non-2xx over the INVITE's own transport, and
+        the clear one ended the transaction, the dialer's copy over a new TLS connection
+        then decided and recorded a second time (hrev144).
+
+        ``credit``: over UDP, what the datagram may be sent (its size and
+        ``_ANSWER_OWN_BYTES``, as ``_stateless``): a transaction moved to UDP sends no
+        more than its datagrams brought (``_over_budget``)."""
+        if method == "ACK":
+            if self._tls_begun(key) and not _is_tls(transport):
+                self._downgrade_refused(addr[0])
+                return Receipt.ABSORBED
+            if not transport.reliable and self._stream_bound(key):
+                # a datagram's ACK of answers that go over a stream: the ACK of a 513
+                # (``_over_budget``: a client ACKs every non-2xx, §17.1.1.3), never of
+                # the answer. It ended the transaction, and the copy over TCP was
+                # decided a second time (hrev153).
+                self.stats.counts["ack_other_transport"] += 1
+                return Receipt.ABSORBED
+        elif self.transactions.repeats(key, ident):
+            if self._downgrading(key, addr, transport):
+                self._downgrade_refused(addr[0])
+                return Receipt.ABSORBED
+            if not transport.reliable:
+                if self._over_budget(key, addr, credit or 0):
+                    self.stats.counts["moved_answer_too_large"] += 1
+                    return Receipt.TOO_LARGE
+                self.transactions.credit(key, credit or 0)
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
                                                    now=time.monotonic(), identity=ident,
                                                    merge=merge)
@@ -1117,13 +1151,40 @@ class SipFront:
         if again is not None or receipt is Receipt.PENDING:
             # the final response, or the 100 (Trying) while deciding, where the first copy
             # went (§18.2.2: the request that made the transaction), or here
-            addr, transport = self._answered_at(key, addr, transport)
-            if again is not None:
+            addr, transport = self._answered_at(key, addr, transport, credit or 0)
+            if again is not None and receipt is Receipt.PENDING and (
+                    self.transactions.bounded(key) is not None):
+                # moved to UDP just now: its 100 withheld, as ``due`` withholds it (hrev153)
+                self.stats.counts["moved_trying_withheld"] += 1
+                again = None
+            if again is not None and self.transactions.spend(key, len(again)):
                 transport.send_bytes(again, addr)
         return receipt
 
-    def _answered_at(self, key: Hashable, addr: tuple[str, int], transport: _Transport
-                     ) -> tuple[tuple[str, int], _Transport]:
+    def _over_budget(self, key: Hashable, addr: tuple[str, int], credit: int) -> bool:
+        """Whether a UDP copy of ``key``'s request, bringing ``credit``, asks for more
+        than its transaction moved (or moving) to UDP may send (``move``'s bound).
+
+        The datagram is a spoofable source, and may be much smaller than the request
+        over TCP that made the answer (its echoed Via rows, its To and From): a 287-byte
+        copy of an 8 KB INVITE was sent the 7 KB answer, then timer G's copies of it,
+        220 times what came in, to the TCP peer's address (hrev144). Such a copy is
+        refused 513 (``_REFUSALS``), built from it and no larger than ``_stateless``
+        allows, and the transaction is not moved: its answer waits for a copy over TCP.
+        The dialer's own copy by UDP is the same request, answered in about as many
+        bytes (§8.2.6.2: the response echoes its Via, From, To, Call-ID, CSeq), and
+        each of its retransmissions brings as much again."""
+        if self._moving(key, addr):
+            budget = 0
+        else:
+            bound = self.transactions.bounded(key)
+            if bound is None:
+                return False
+            budget = bound
+        return self.transactions.resend_size(key) > budget + credit
+
+    def _answered_at(self, key: Hashable, addr: tuple[str, int], transport: _Transport,
+                     credit: int = 0) -> tuple[tuple[str, int], _Transport]:
         """Where a transaction's answers go, a retransmission of its request having come
         from ``addr`` on ``transport``: where the first request came from (§18.2.2), unless
         that was a connection now closed — then here, from now on. §18.2.2 has the server
@@ -1141,7 +1202,8 @@ class SipFront:
         A copy by UDP has ``addr`` from its Via, as a first request's answers (``received``
         reads such a copy whole, ``_moving``), and starts timer G (``move``). An answer to
         a request first sent over TLS never moves to clear text (``_downgrade_refused``):
-        only to a new TLS connection (hsip30)."""
+        only to a new TLS connection (hsip30). Moved to UDP, it sends there ``credit``
+        bytes at most, and as many more for each copy (``_over_budget``)."""
         dest = self.transactions.destination(key)
         if dest is None:
             return addr, transport
@@ -1152,7 +1214,7 @@ class SipFront:
             self._downgrade_refused(addr[0])
             return first_addr, first
         self.transactions.move(key, (addr, transport), reliable=transport.reliable,
-                               now=time.monotonic())
+                               now=time.monotonic(), budget=credit)
         return addr, transport
 
     def _moving(self, key: Hashable, addr: tuple[str, int]) -> bool:
@@ -1170,11 +1232,19 @@ class SipFront:
                      ) -> bool:
         """Whether a copy of ``key``'s request from ``addr`` on ``transport`` would move
         answers of a request first sent over TLS to clear text (``_answered_at``)."""
-        if not self._moving(key, addr):
-            return False
-        first = cast(tuple[tuple[str, int], _Tcp], self.transactions.destination(key))[1]
-        return first.tls is not None and not (
-            isinstance(transport, _Tcp) and transport.tls is not None)
+        return self._moving(key, addr) and self._tls_begun(key) and not _is_tls(transport)
+
+    def _stream_bound(self, key: Hashable) -> bool:
+        """Whether ``key``'s answers go over TCP or TLS (not moved to UDP)."""
+        dest = self.transactions.destination(key)
+        return dest is not None and isinstance(
+            cast(tuple[tuple[str, int], _Transport], dest)[1], _Tcp)
+
+    def _tls_begun(self, key: Hashable) -> bool:
+        """Whether ``key``'s answers go over TLS (its request came so: they never move
+        to clear text)."""
+        dest = self.transactions.destination(key)
+        return dest is not None and _is_tls(cast(tuple[tuple[str, int], _Transport], dest)[1])
 
     def _downgrade_refused(self, source: str) -> None:
         """A request first sent over TLS came again in clear (TCP, UDP): its answer is
@@ -1210,7 +1280,8 @@ class SipFront:
         cseq = cast(CSeq, request.cseq)  # read by _unreadable
         key = key if key is not None else self._key(request, method)
         receipt = self._known(method, key, addr, transport, ident,
-                              _merge_id(request, cseq.seq) if method == "INVITE" else None)
+                              _merge_id(request, cseq.seq) if method == "INVITE" else None,
+                              credit=at_most)
         answer = _REFUSALS.get(receipt)
         if answer is not None:
             self._stateless(request, answer[0], addr, transport, answer[1], at_most=at_most)
@@ -1430,7 +1501,8 @@ class SipFront:
         dest = self.transactions.destination(key)  # moved by a retransmission (_answered_at)
         if dest is not None:
             addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
-        transport.send_bytes(data, addr)
+        if self.transactions.spend(key, len(data)):  # moved to UDP: within what it may send
+            transport.send_bytes(data, addr)
         # a 503 (max_in_flight, stopping) decided nothing: a retry under another branch
         # is decided, not merged (482)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic(),
@@ -1495,6 +1567,10 @@ class SipFront:
             for data, dest in self.transactions.due(now):
                 addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
                 transport.send_bytes(data, addr)
+
+
+def _is_tls(transport: _Transport) -> bool:
+    return isinstance(transport, _Tcp) and transport.tls is not None
 
 
 class _Tags:

@@ -50,7 +50,10 @@ now closed, when a copy from the same address (a new connection, or UDP) takes t
 to datagrams, an INVITE's answer is sent again by timer G to its timer H (hsip30). So one
 INVITE costs at most 1 + 10 (timer G) + 10 copies of its final response over 64·T1, to
 the allowed source that asked, one per request beyond timer G's; timer G's are the RFC's
-own, and its ACK stops them.
+own, and its ACK stops them. Moved to datagrams, a transaction sends no more bytes than
+the datagrams that asked for it allow (``move``'s ``budget``, ``credit``, ``spend``; the
+front's ``_over_budget``): the datagram that moves it may be a small copy of a large
+request begun over TCP, its source forged (hrev144).
 """
 
 from __future__ import annotations
@@ -137,6 +140,8 @@ class Receipt(Enum):
     # refused, never given that transaction's answer
     MERGED = "merged"  # §8.2.2.2: the request of a live transaction come by another path
     # (another branch): 482, never decided a second time
+    TOO_LARGE = "too-large"  # (the front's) a datagram asking for more than a moved
+    # transaction may send it (``move``): refused, the transaction not moved
 
 
 @dataclass(slots=True)
@@ -157,6 +162,7 @@ class _Transaction:
     tag: str | None = None  # the final response's To tag (a late CANCEL's 200 reuses it)
     identity: int | None = None  # what a retransmission repeats, hashed (``receive``)
     merge: str | None = None  # Call-ID, From tag and CSeq of a tagless INVITE (§8.2.2.2)
+    budget: int | None = None  # bytes it may still send over UDP, moved there (``move``)
 
 
 @dataclass
@@ -215,7 +221,7 @@ class ServerTransactions:
             return Receipt.ABSORBED, None
         if tx is not None:
             if tx.response is None:
-                if tx.provisional is None:
+                if tx.provisional is None or tx.budget is not None:  # withheld: ``due``
                     return Receipt.PENDING, None
                 if tx.provisional_sends >= self.settings.max_retransmits:
                     self.counts["retransmit_capped"] += 1
@@ -337,9 +343,17 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.dest
 
-    def move(self, key: Hashable, dest: object, *, reliable: bool, now: float) -> None:
+    def move(self, key: Hashable, dest: object, *, reliable: bool, now: float,
+             budget: int | None = None) -> None:
         """The transaction's answers go to ``dest`` from now on (its first connection
         closed: the front's ``_answered_at``), over a transport ``reliable`` or not.
+
+        Moved from a stream to datagrams, it sends there ``budget`` bytes at most (None:
+        no bound), its answers and timer G's copies counted (``spend``), and as many more
+        as each datagram asking again brings (``credit``). The datagram that moves it is
+        a spoofable source and may be much smaller than the request that made the answer:
+        a 287-byte copy of an 8 KB INVITE begun over TCP had its 7 KB answer sent 9
+        times, 220 times what it sent, to the TCP peer's address (hrev144).
 
         Moved from a stream to datagrams, an INVITE's final response is retransmitted by
         timer G from ``now`` (the copy just sent) until its ACK or timer H, which keeps
@@ -353,10 +367,46 @@ class ServerTransactions:
         if reliable or not tx.reliable:
             return
         tx.reliable = False
+        tx.budget = budget
         if tx.invite and tx.response is not None and tx.next_send is None:
             tx.interval = self.settings.t1
             tx.next_send = now + self.settings.t1
             self._schedule(key, tx, expires=tx.expires)
+
+    def bounded(self, key: Hashable) -> int | None:
+        """The bytes a transaction moved to datagrams may still send (``move``), or None
+        (no such transaction, or no bound)."""
+        tx = self._table.get(key)
+        return None if tx is None else tx.budget
+
+    def credit(self, key: Hashable, size: int) -> None:
+        """A datagram of the transaction's request came again: its bound grows by
+        ``size`` (the front's: the datagram and ``_ANSWER_OWN_BYTES``), if it has one."""
+        tx = self._table.get(key)
+        if tx is not None and tx.budget is not None:
+            tx.budget += size
+
+    def spend(self, key: Hashable, size: int) -> bool:
+        """Whether ``size`` bytes may be sent for the transaction (taken from its bound,
+        ``move``); False counted ``moved_answer_capped``."""
+        tx = self._table.get(key)
+        return tx is None or self._spend(tx, size)
+
+    def resend_size(self, key: Hashable) -> int:
+        """The size of what a retransmission of the request over UDP, moved there, would
+        be sent: its final response; 0 while deciding (a moved transaction's 100 is
+        withheld, ``due``)."""
+        tx = self._table.get(key)
+        return 0 if tx is None or tx.response is None else len(tx.response)
+
+    def _spend(self, tx: _Transaction, size: int) -> bool:
+        if tx.budget is None:
+            return True
+        if size > tx.budget:
+            self.counts["moved_answer_capped"] += 1
+            return False
+        tx.budget -= size
+        return True
 
     def final_tag(self, key: Hashable) -> str | None:
         """The To tag of the final response sent for ``key``, if it is still known: the
@@ -395,7 +445,8 @@ class ServerTransactions:
                 continue  # rescheduled or gone: a stale heap entry
             if tx.expires is not None and tx.expires <= now:
                 if (tx.next_send is not None and tx.next_send < tx.expires
-                        and tx.response is not None):  # a late tick: G fired before H
+                        and tx.response is not None  # a late tick: G fired before H
+                        and self._spend(tx, len(tx.response))):
                     self.counts["retransmitted"] += 1
                     out.append((tx.response, tx.dest))
                 del self._table[key]
@@ -408,12 +459,19 @@ class ServerTransactions:
             if tx.trying_at is not None and tx.trying_at <= now:
                 trying, tx.trying, tx.trying_at = tx.trying, None, None
                 tx.provisional = trying() if trying is not None else None
-                if tx.provisional is not None:
+                if tx.provisional is not None and tx.budget is not None:
+                    # Moved to UDP (``move``'s bound): no 100. A client given one is
+                    # "Proceeding" and sends its INVITE no more (RFC 3261 §17.1.1.2),
+                    # and its copies are what pay for the final response: a 100 that
+                    # took the bound left the 302 unsent, the dialer waiting (hrev153).
+                    self.counts["moved_trying_withheld"] += 1
+                elif tx.provisional is not None:
                     self.counts["trying"] += 1
                     out.append((tx.provisional, tx.dest))
             if tx.next_send is not None and tx.next_send <= now and tx.response is not None:
-                self.counts["retransmitted"] += 1  # timer G (§17.2.1): to timer H or ACK
-                out.append((tx.response, tx.dest))
+                if self._spend(tx, len(tx.response)):  # else past a move's bound: skipped
+                    self.counts["retransmitted"] += 1  # timer G (§17.2.1): to H or ACK
+                    out.append((tx.response, tx.dest))
                 tx.interval = min(2 * tx.interval, self.settings.t2)
                 following = tx.next_send + tx.interval
                 tx.next_send = following if following > now else now + tx.interval
