@@ -120,6 +120,18 @@ _MESSAGE_KEYS = ("event", "response")
 # (manager_channels.c, ``ChanVariable: %s=%s``, also prefixed "DestChanVariable" ...) and
 # the Status action's Variables (manager.c ``action_status``, ``Variable: %s=%s``).
 _REPEATED_KEYS = ("chanvariable", "variable")  # ``str.endswith``
+# A header Asterisk writes at most once in a message (every other, ``_REPEATED_KEYS`` once
+# a variable name, ``_LINE_KEYS`` any number of times), found twice: a value carrying CR LF
+# wrote it (hwd32: a caller name "X\r\nUniqueid: V" put its event on channel V, the first
+# Uniqueid winning in ``normalize``). Such a message is dropped unread and counted lost
+# (the picture is taken again): the tracker never acts on it. Checked on the events the
+# tracker reads and on Responses (``_damaged``). ``Output``: manager.c ``action_command``
+# writes one line of the CLI's output each.
+_LINE_KEYS = ("output",)
+# A header Asterisk writes before any value of a message (manager.c
+# ``astman_send_response_full`` right after ``Response``; the list events' ``idText``
+# right after ``Event``): never in a tail cut off by a value (``_GuardedProtocol._is_tail``).
+_HEAD_KEYS = frozenset({"actionid"})
 _LOOK_AHEAD = 64  # characters of the text after a message looked at to know what it begins
 # A message kept back for its tail is handed over at most this long after it was read
 # (hrev143): a read ending on "Ev", half a character or any text that is no message start
@@ -343,6 +355,34 @@ def route_panoramisk_logs() -> None:
     logger.setLevel(logging.INFO)
 
 
+def _damaged(message: Message, block: str) -> str | None:
+    """The header found twice in a message the watchdog reads (an event the tracker uses,
+    a Response), None if none: see ``_LINE_KEYS``. A variable counts once a name and
+    value: the same line twice misleads nobody (a name listed twice in channelvars)."""
+    name = message.get("Event")
+    if not ("Response" in message or (isinstance(name, str) and name in _USED)
+            or isinstance(name, list)):
+        return None  # not read (an unused event may repeat what it likes: UserEvent)
+    seen: set[str] = set()
+    for line in block.split(_EOL):
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip().lower()
+        if key.endswith(_LINE_KEYS):
+            continue
+        if key.endswith(_REPEATED_KEYS):
+            variable, _, set_to = value.strip().partition("=")
+            if f"{key}={variable}" in seen and f"{key}={variable}={set_to}" not in seen:
+                return key
+            seen.update((f"{key}={variable}", f"{key}={variable}={set_to}"))
+            continue
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
 class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     """One message at a time: a bad one is counted and dropped, the session goes on.
 
@@ -470,7 +510,8 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             elif self._held is not None and self._is_tail(lines):
                 self._glue(lines)
             else:
-                self._release()  # a piece repeating its headers is no tail of it (hrev143)
+                if self._held is not None:  # a piece repeating its headers: no tail of it
+                    self._drop_held()
                 self._deliver(block)  # no Event header and no message before it: dropped
         if self._held is not None:
             if not self._tail_coming():
@@ -534,8 +575,23 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         keys = self._held_keys
         if keys is None:  # the message's own names, read at its first tail only
             keys = self._held_keys = {_key(line) for line in self._held[0].split(_EOL)}
-        return not any(":" in line and (key := _key(line)) in keys
-                       and not key.endswith(_REPEATED_KEYS) for line in lines)
+        return not any(":" in line and (
+            (key := _key(line)) in _HEAD_KEYS
+            or (key in keys and not key.endswith(_REPEATED_KEYS))) for line in lines)
+
+    def _drop_held(self) -> None:
+        """The held message, followed by a piece that is neither a new message nor its tail,
+        dropped unread and counted lost (hwd32). Such a piece is the real tail of a message
+        cut by a value, and what is held may be a message that value wrote: a caller name
+        "X\r\n\r\nEvent: Hangup\r\nUniqueid: <another call's>\r\n\r\n" made a Hangup
+        of a called party still talking; handed over (hrev143), its line was released. A
+        real message so dropped is recovered by the picture taken again (``_bad``)."""
+        self._held = None
+        timer, self._held_timer = self._held_timer, None
+        if timer is not None:
+            timer.cancel()
+        self._bad(ValueError("a message followed by a piece that is not its tail: suspect "
+                             "(a header value with line breaks may have written it)"))
 
     def _glue(self, lines: list[str]) -> None:
         """The tail of the held message added to it (``_is_tail``). A line with no header
@@ -586,6 +642,10 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         factory = self.factory
         try:
             message = Message.from_line(block)
+            if message is not None and (repeated := _damaged(message, block)) is not None:
+                self._bad(ValueError(f"header {clipped(repeated, 60)} repeated (a header "
+                                     "value with line breaks)"))
+                return
             if message is None:
                 # no "Event: " nor "Response: " header as panoramisk spells them (an
                 # "event: Hangup" of a proxy that changed the case): counted, not

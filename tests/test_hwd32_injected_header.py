@@ -1,0 +1,204 @@
+"""hwd32: a header value that INJECTS headers or a whole message into the AMI stream.
+
+Asterisk writes header values as they are (manager_channels.c
+``ast_manager_build_channel_state_string_prefix`` writes ``%sCallerIDName: %s\\r\\n``): a
+caller name from ``${CURL()}``, a CNAM lookup or an inbound caller's own name may carry CR
+LF. hwd30 glued a message cut by a value ending in CRLF back together; a value can do more:
+
+(a) "X\\r\\n\\r\\nEvent: Hangup\\r\\n...Uniqueid: <another call's>\\r\\n\\r\\n": a forged
+    Hangup between the cut event's head and its tail. On hwd30/hrev149 the real tail
+    repeats Uniqueid, so it was no tail of the forged Hangup, and the forged Hangup was
+    HANDED TO THE TRACKER (the other call's line released, its called party still
+    talking); without the trailing blank line the forged Hangup took the real tail and
+    held two Uniqueids, the first (the attacker's) kept.
+(b) "X\\r\\nUniqueid: V": one header line more inside a genuine event, before its real
+    Uniqueid: the first won, the event was put on another channel.
+
+Asterisk writes each header of a message once, but for the variables (``_REPEATED_KEYS``),
+so a message with a header twice is damaged: dropped, counted lost, the picture taken
+again. A held message followed by a piece that is neither a new message nor its tail is
+suspect too (it may be the forged one): dropped with it.
+
+The base bytes are the Asterisk 22.10.1 lab recording call-01 (tests/fake_ami.py
+``lab_events``); the injected values are SYNTHESISED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.fake_ami import CRLF, FakeAmi, lab_events, parse
+from tests.test_hwd30_crlf_value import _protocol
+from tests.test_watchdog import CALL_01, CALLED_01, CALLER_01, Node, until, with_g_option
+
+CALLER = "Local/long@fakephone-00000000;1"
+BEFORE, HELD = with_g_option(lab_events(CALL_01), CALLED_01)
+CALLED_HANGUP = BEFORE[-1]
+# the caller's last event before the called party hangs up: its name is the attacker's
+CARRIER = next(e for e in reversed(BEFORE[:-1])
+               if parse(e).get("Channel") == CALLER and "CallerIDName: Alice Caller" in e)
+VICTIM = parse(CALLED_HANGUP)
+FORGED = (f"Event: Hangup{CRLF}Privilege: call,all{CRLF}Channel: {VICTIM['Channel']}{CRLF}"
+          f"Uniqueid: {VICTIM['Uniqueid']}{CRLF}Linkedid: {VICTIM['Linkedid']}{CRLF}"
+          f"Cause: 16")
+
+
+def _named(name: str) -> str:
+    """``CARRIER`` with the caller name ``name`` (as the dialplan set it)."""
+    return CARRIER.replace("CallerIDName: Alice Caller", "CallerIDName: " + name)
+
+
+def _hangup_named(name: str) -> str:
+    """The called party's Hangup (an event the tracker reads) with the name ``name``."""
+    return CALLED_HANGUP.replace("CallerIDName: Alice Phone", "CallerIDName: " + name)
+
+
+def _feed(data: bytes, cuts: list[int] | None = None):
+    protocol, seen, factory = _protocol()
+    start = 0
+    for cut in [*(cuts or []), len(data)]:
+        protocol.data_received(data[start:cut])
+        start = cut
+    protocol._release()  # what is still held is handed over (the bound, or the next read)
+    return seen, factory.lost
+
+
+def _acted_on(seen: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [m for m in seen if "Event" in m]
+
+
+NEXT = (f"Event: Newstate{CRLF}Channel: PJSIP/b-00000009{CRLF}Uniqueid: 1795326250.9"
+        f"{CRLF}Linkedid: 1795326250.9").encode()
+
+
+class TestInjectedMessage:
+    def test_a_forged_hangup_between_head_and_tail_is_never_handed_over(self):
+        """(a) with the trailing blank line. Failed on main: the forged Hangup of the
+        called party (its Uniqueid) reached the tracker."""
+        data = (_named(f"X{CRLF}{CRLF}{FORGED}{CRLF}") + CRLF * 2).encode() + NEXT + b"\r\n\r\n"
+        for cuts in ([], [len(data) // 3], [data.index(b"Cause: 16") + 3]):
+            seen, lost = _feed(data, cuts)
+            assert not [m for m in _acted_on(seen) if m["Event"] == "Hangup"], cuts
+            assert lost >= 1, cuts
+            assert _acted_on(seen)[-1]["Event"] == "Newstate", cuts
+
+    def test_a_forged_hangup_that_takes_the_real_tail_is_never_handed_over(self):
+        """(a) without the trailing blank line: the forged Hangup and the real tail are one
+        message with two Uniqueids. Failed on main: handed over with the first (the called
+        party's) Uniqueid."""
+        data = (_named(f"X{CRLF}{CRLF}{FORGED}") + CRLF * 2).encode() + NEXT + b"\r\n\r\n"
+        seen, lost = _feed(data)
+        assert not [m for m in _acted_on(seen) if m["Event"] == "Hangup"]
+        assert lost >= 1
+        assert _acted_on(seen)[-1]["Event"] == "Newstate"
+
+
+class TestInjectedHeader:
+    def test_an_extra_uniqueid_inside_an_event_drops_it(self):
+        """(b) "X\\r\\nUniqueid: V" in the called party's Hangup. Failed on main: the
+        Hangup handed over as channel V's (the first Uniqueid wins), nothing lost."""
+        data = (_hangup_named(f"X{CRLF}Uniqueid: 1795326250.99") + CRLF * 2).encode() + NEXT
+        seen, lost = _feed(data + b"\r\n\r\n")
+        assert [m["Event"] for m in _acted_on(seen)] == ["Newstate"]
+        assert lost == 1
+
+    def test_any_header_twice_but_the_variables_drops_the_message(self):
+        """Lower case too (panoramisk keeps both spellings: normalize would keep either)."""
+        for extra in ("Linkedid: 1.1", "linkedid: 1.1", "Channel: PJSIP/x-00000001",
+                      "Event: Hangup"):
+            seen, lost = _feed((_hangup_named(f"X{CRLF}{extra}") + CRLF * 2).encode())
+            assert _acted_on(seen) == [], extra
+            assert lost == 1, extra
+
+    def test_a_forged_channel_variable_of_a_name_already_written_drops_the_message(self):
+        """A variable Asterisk writes once a block (channelvars: one line a name): the
+        injected CALLGUARD_FOLLOW before the real one would be read first."""
+        event = (_hangup_named(f"X{CRLF}ChanVariable: CALLGUARD_FOLLOW=theirs")
+                 + f"{CRLF}ChanVariable: CALLGUARD_FOLLOW=mine")
+        seen, lost = _feed((event + CRLF * 2).encode())
+        assert _acted_on(seen) == []
+        assert lost == 1
+
+    def test_the_variables_asterisk_writes_one_line_each_still_pass(self):
+        """One line a name and block; the same line twice (a name listed twice in
+        channelvars) misleads nobody: passes."""
+        event = (CALLED_HANGUP + f"{CRLF}ChanVariable: B=2{CRLF}ChanVariable: "
+                 f"CALLGUARD_FOLLOW=mine{CRLF}ChanVariable: B=2"
+                 f"{CRLF}DestChanVariable: CALLGUARD_FOLLOW=x")
+        seen, lost = _feed((event + CRLF * 2).encode())
+        assert lost == 0
+        assert _acted_on(seen)[0]["ChanVariable"] == ["B=2", "CALLGUARD_FOLLOW=mine", "B=2"]
+
+    def test_the_real_events_are_untouched(self):
+        for event in (CARRIER, CALLED_HANGUP):
+            seen, lost = _feed((event + CRLF * 2).encode())
+            assert lost == 0
+            assert _acted_on(seen)[0]["Uniqueid"] == parse(event)["Uniqueid"]
+
+    def test_an_event_the_tracker_does_not_read_is_not_looked_at(self):
+        """A UserEvent may carry any header twice (manager.c ``action_userevent`` copies
+        the action's headers): ignored by the tracker, it costs no picture."""
+        seen, lost = _feed(f"Event: UserEvent{CRLF}A: 1{CRLF}A: 2{CRLF}{CRLF}".encode())
+        assert lost == 0
+        assert _acted_on(seen)[0]["A"] == ["1", "2"]
+
+
+class TestActionIdPiece:
+    def test_a_piece_carrying_an_actionid_is_no_tail(self):
+        """Asterisk writes ActionID before any value of a message (manager.c
+        ``astman_send_response_full``, the list events' ``idText`` first): a piece after a
+        blank line that carries one is no tail of the held event. Glued on hwd30, an
+        asynchronous event took the ActionID (panoramisk would route it to that action)."""
+        data = (_named(f"X{CRLF}{CRLF}ActionID: action/abc/1/7") + CRLF * 2).encode()
+        seen, lost = _feed(data)
+        assert _acted_on(seen) == []
+        assert lost >= 1
+
+
+class TestOverTcp:
+    async def test_a_forged_hangup_of_the_called_party_releases_nothing(self):
+        """The caller's name carries a Hangup of the called party while the called party
+        is still talking. Failed on main: the line released (callguard's Hangups of the
+        calling legs). Now dropped, the picture taken again (the called party still
+        there): nothing released until the real Hangup, then the line in time."""
+        n = await Node(FakeAmi()).start()
+        try:
+            n.fake.hold(HELD)
+            n.follow(lab_events(CALL_01))
+            await n.fake.send(BEFORE[:-1])
+            await n.fake.send_raw((_named(f"X{CRLF}{CRLF}{FORGED}{CRLF}")
+                                   + CRLF * 2).encode())
+            assert n.watchdog is not None
+            watchdog = n.watchdog
+            await until(lambda: watchdog.stats["resyncs"] >= 1)
+            await until(lambda: watchdog._held is None and not watchdog._resync_due)
+            await asyncio.sleep(0.3)
+            assert n.fake.hangups() == []
+            assert not n.named("line-release")
+            await n.fake.send([CALLED_HANGUP])
+            await until(lambda: n.named("line-release"))
+            assert sorted(n.fake.hangups()) == CALLER_01
+            assert n.named("line-release")[0]["within_limit"] is True
+        finally:
+            await n.stop()
+
+    async def test_a_real_hangup_dropped_as_damaged_is_released_by_the_picture(self):
+        """The called party's own Hangup carries an injected Uniqueid (its name): dropped
+        as damaged, counted lost; the picture taken again no longer shows the called
+        party, and the line is released within the limit."""
+        n = await Node(FakeAmi()).start()
+        try:
+            n.fake.hold(HELD)
+            n.follow(lab_events(CALL_01))
+            damaged = CALLED_HANGUP.replace("CallerIDName: Alice Phone",
+                                            f"CallerIDName: X{CRLF}Uniqueid: 1795326250.99")
+            assert damaged != CALLED_HANGUP
+            await n.fake.send([*BEFORE[:-1], damaged])
+            await until(lambda: n.named("line-release"), timeout=10.0)
+            assert sorted(n.fake.hangups()) == CALLER_01
+            assert n.named("line-release")[0]["within_limit"] is True
+            assert n.watchdog is not None
+            assert n.watchdog.stats["malformed_messages"] >= 1
+            assert n.watchdog.stats["resyncs"] >= 1
+        finally:
+            await n.stop()
