@@ -135,6 +135,17 @@ class TestInjectedHeader:
             assert lost == 0
             assert _acted_on(seen)[0]["Uniqueid"] == parse(event)["Uniqueid"]
 
+    def test_a_picture_item_with_an_injected_uniqueid_is_dropped(self):
+        """A CoreShowChannel item (the picture: manager.c ``action_coreshowchannels``,
+        the snapshot block after its ActionID) is read as the events are. Dropped, the
+        picture is asked again (hrev138's lossy picture)."""
+        item = (CALLED_HANGUP.replace("Event: Hangup", f"Event: CoreShowChannel{CRLF}"
+                                      "ActionID: action/abc/1/3")
+                .replace("CallerIDName: Alice Phone", f"CallerIDName: X{CRLF}Uniqueid: 1.1"))
+        seen, lost = _feed((item + CRLF * 2).encode())
+        assert _acted_on(seen) == []
+        assert lost == 1
+
     def test_an_event_the_tracker_does_not_read_is_not_looked_at(self):
         """A UserEvent may carry any header twice (manager.c ``action_userevent`` copies
         the action's headers): ignored by the tracker, it costs no picture."""

@@ -357,11 +357,12 @@ def route_panoramisk_logs() -> None:
 
 def _damaged(message: Message, block: str) -> str | None:
     """The header found twice in a message the watchdog reads (an event the tracker uses,
-    a Response), None if none: see ``_LINE_KEYS``. A variable counts once a name and
-    value: the same line twice misleads nobody (a name listed twice in channelvars)."""
+    a Response, an action's list item: a picture's CoreShowChannel), None if none: see
+    ``_LINE_KEYS``. A variable counts once a name and value: the same line twice misleads
+    nobody (a name listed twice in channelvars)."""
     name = message.get("Event")
-    if not ("Response" in message or (isinstance(name, str) and name in _USED)
-            or isinstance(name, list)):
+    if not ("Response" in message or "ActionID" in message
+            or (isinstance(name, str) and name in _USED) or isinstance(name, list)):
         return None  # not read (an unused event may repeat what it likes: UserEvent)
     seen: set[str] = set()
     for line in block.split(_EOL):
