@@ -146,6 +146,13 @@ class TestInjectedHeader:
         assert _acted_on(seen) == []
         assert lost == 1
 
+    def test_a_value_with_a_colon_or_empty_is_no_repeat(self):
+        """The quick check (one stored value per ": ") falls back to reading the lines."""
+        for name in ("a: b", "", "Uniqueid: 1.1 (a name)"):
+            seen, lost = _feed((_hangup_named(name) + CRLF * 2).encode())
+            assert lost == 0, name
+            assert _acted_on(seen)[0]["Uniqueid"] == VICTIM["Uniqueid"], name
+
     def test_an_event_the_tracker_does_not_read_is_not_looked_at(self):
         """A UserEvent may carry any header twice (manager.c ``action_userevent`` copies
         the action's headers): ignored by the tracker, it costs no picture."""
