@@ -497,7 +497,9 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         kept back for its tail only while the text after it has begun and is not a new
         message (``_tail_coming``): a read ending at a blank line delivers at once. So a
         tail whose head ended the previous read finds no message: dropped and counted as
-        lost (the picture is taken again), as is a piece with no message before it."""
+        lost (the picture is taken again), as is a piece with no message before it. A piece
+        that is no tail of the held message (``_is_tail``) drops that message too
+        (``_drop_held``: a value may have written it, hwd32)."""
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
