@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.fake_ami import CRLF, FakeAmi, lab_events, parse
 from tests.test_hwd30_crlf_value import _protocol
 from tests.test_watchdog import CALL_01, CALLED_01, CALLER_01, Node, until, with_g_option
@@ -218,5 +220,32 @@ class TestOverTcp:
             assert n.watchdog is not None
             assert n.watchdog.stats["malformed_messages"] >= 1
             assert n.watchdog.stats["resyncs"] >= 1
+        finally:
+            await n.stop()
+
+    @pytest.mark.xfail(strict=True, reason="open (hwd32 report): a forged message that "
+                       "ends where the real tail begins takes the tail's Uniqueid")
+    async def test_a_forged_hangup_that_ends_where_the_tail_begins(self):
+        """OPEN, left for the lead: "X\\r\\n\\r\\nEvent: Hangup\\r\\nChannel: <called
+        party>\\r\\nCause: 16" (no Uniqueid, no blank line after it) and the real tail
+        (ConnectedLineNum ... Uniqueid, Linkedid of the CALLER's leg) read as one message,
+        no header twice: a Hangup of the caller's leg. The tracker takes that leg as gone;
+        at the real Hangup of the called party only the other calling leg is hung up and
+        the line-release record says in time while the first leg is still up. Framing
+        cannot see it (the channel block is whole from the tail on); a check that the
+        block is written whole (Channel .. Linkedid, manager_channels.c
+        ``ast_manager_build_channel_state_string_prefix``) or that a Hangup's Channel is
+        the name known for its Uniqueid (the tracker) would."""
+        n = await Node(FakeAmi()).start()
+        try:
+            n.fake.hold(HELD)
+            n.follow(lab_events(CALL_01))
+            await n.fake.send(BEFORE[:-1])
+            forged = (f"Event: Hangup{CRLF}Privilege: call,all{CRLF}"
+                      f"Channel: {VICTIM['Channel']}{CRLF}Cause: 16")
+            await n.fake.send_raw((_named(f"X{CRLF}{CRLF}{forged}") + CRLF * 2).encode())
+            await n.fake.send([CALLED_HANGUP])
+            await until(lambda: n.named("line-release"))
+            await until(lambda: sorted(n.fake.hangups()) == CALLER_01, timeout=3.0)
         finally:
             await n.stop()

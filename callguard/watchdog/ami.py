@@ -126,7 +126,8 @@ _REPEATED_KEYS = ("chanvariable", "variable")  # ``str.endswith``
 # Uniqueid winning in ``normalize``). Such a message is dropped unread and counted lost
 # (the picture is taken again): the tracker never acts on it. Checked on the events the
 # tracker reads and on Responses (``_damaged``). ``Output``: manager.c ``action_command``
-# writes one line of the CLI's output each.
+# (Asterisk 14+) writes one line of the CLI's output each; ``action_userevent`` copies
+# any header the client sent (UserEvent: not read, not checked).
 _LINE_KEYS = ("output",)
 # A header Asterisk writes before any value of a message (manager.c
 # ``astman_send_response_full`` right after ``Response``; the list events' ``idText``
