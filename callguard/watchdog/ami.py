@@ -92,7 +92,7 @@ from callguard.watchdog.calls import (
     ReadVariable,
     holding_bridges,
 )
-from callguard.watchdog.events import normalize, safe_channel
+from callguard.watchdog.events import DamagedEvent, normalize, safe_channel
 from callguard.watchdog.recorded import RecordedNumbers
 
 __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
@@ -1069,6 +1069,10 @@ class AmiWatchdog:
     def _feed(self, event: dict[str, str], at: float, raw: Mapping[str, Any]) -> None:
         try:
             effects = self.tracker.feed(event, at)
+        except DamagedEvent as exc:  # not acted on: counted, said, the picture taken again
+            self._bad_message(exc)
+            self._events_lost()
+            return
         except Exception as exc:  # noqa: BLE001 - one event must not end the session
             self._event_failed(raw, exc)
             return
