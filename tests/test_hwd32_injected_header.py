@@ -308,3 +308,43 @@ class TestAHangupNamesItsOwnChannel:
         tracker, _, _ = replay([], [])
         tracker.feed({"Event": "Hangup", "Channel": "PJSIP/x-00000001", "Cause": "16",
                       "Uniqueid": "1795326250.77", "Linkedid": "1795326250.77"}, 1.0)
+
+
+class TestARenamedCalledParty:
+    """hrev156: a called party's genuine Hangup under a name Asterisk gave it after its
+    Newchannel (channel.c ``ast_change_name``, a Rename event the tracker does not read:
+    chan_dahdi, chan_iax2). Refused by ``_misnamed`` (hrev152), its line waited for a
+    picture taken again: on an Asterisk answering CoreShowChannels later than the action
+    timeout it was never released, where main released it at once. The called party's
+    own Uniqueid is acted on whatever its name: a forged one can only come from the
+    called party's own values (the real tail's Uniqueid is the carrier's), and all it
+    does is end that called party's own call."""
+
+    def _before(self):
+        events = [parse(e) for e in BEFORE]
+        return events[:-1], events[-1]
+
+    def _effects(self, hangup: dict[str, str]) -> list[str]:
+        from callguard.watchdog.calls import HangupChannel
+        before, _ = self._before()
+        tracker, _, _ = replay(before, [VICTIM["Linkedid"]])
+        effects = tracker.feed(hangup, 100.0) + tracker.due(100.0)
+        return sorted(e.channel for e in effects if isinstance(e, HangupChannel))
+
+    def test_the_called_partys_hangup_under_a_new_name_releases_the_line(self):
+        _, hangup = self._before()
+        assert hangup["Channel"] == CALLED_01
+        released = self._effects(hangup)
+        assert released == CALLER_01
+        assert self._effects({**hangup, "Channel": "DAHDI/i1/8015550123-5"}) == released
+
+    def test_another_legs_hangup_under_a_new_name_is_still_refused(self):
+        from callguard.watchdog.events import DamagedEvent
+        before, _ = self._before()
+        caller = next(e for e in before if e.get("Event") == "Newchannel"
+                      and e.get("Channel") == CALLER)
+        tracker, _, _ = replay(before, [VICTIM["Linkedid"]])
+        with pytest.raises(DamagedEvent):
+            tracker.feed({"Event": "Hangup", "Channel": CALLED_01, "Cause": "16",
+                          "Uniqueid": caller["Uniqueid"], "Linkedid": caller["Linkedid"]},
+                         100.0)

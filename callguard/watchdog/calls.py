@@ -1660,12 +1660,19 @@ class CallTracker:
         real tail begins made one Hangup with the carrier's Uniqueid, no header twice
         (hwd32's open case): the tracker took the carrier leg as gone, left it up at the
         release and recorded it in time. A rename by ``ast_change_name`` (a Rename event,
-        not read) is refused too: the picture taken again still releases the line."""
+        not read: chan_dahdi, chan_iax2) is refused too, the picture taken again releasing
+        the line — but for the called party's own Uniqueid, acted on whatever its name
+        (hrev156): refused, its line waited for that picture, and on an Asterisk answering
+        CoreShowChannels later than the action timeout it was never released, where it was
+        at once before. The Uniqueid of a forged Hangup that took a real tail is the
+        carrier's own (a second channel's is prefixed: ``DestUniqueid``), so only the
+        called party's own values can forge that one, and all it does is end its own
+        call."""
         uniqueid = event.get("Uniqueid", "")
         call = self.calls.get(self._holder.get(uniqueid, "")) if uniqueid else None
         known = call.channels.get(uniqueid) if call is not None else None
         named = event.get("Channel", "")
-        if known is not None and named != known:
+        if known is not None and named != known and (call is None or known != call.dest):
             raise DamagedEvent(f"a Hangup naming {safe_channel(named) or 'no channel'!r} "
                                f"for the Uniqueid of {safe_channel(known)!r}: not acted on "
                                "(a header value with line breaks may have written it)")
