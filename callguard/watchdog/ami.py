@@ -161,7 +161,10 @@ _BRIDGE_LIST_MIN_S = 0.2
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
 # A picture taken again after a message dropped unread (``_events_lost``) at most this
 # often: a lost Hangup is released within it plus a picture, inside the 5 s of 47 U.S.C.
-# 227(d)(3)(B).
+# 227(d)(3)(B) while CoreShowChannels is answered within the action timeout (hrev156,
+# fake AMI, its list 1.9 s late: 3.55 s from a Hangup lost 0.35 s after the last
+# resync; up to 2 s + 2 s + BridgeList's 0.2 s). Answered later than that, every
+# picture fails and a lost Hangup's line is not released while it stays so.
 _RESYNC_MIN_S = 2.0
 # While a picture is under way a resync due looks again this often: it is taken as soon as
 # that picture's hold ends (looked at every ``_RESYNC_MIN_S``, a loss in a login picture's
