@@ -115,17 +115,18 @@ class TestNotATail:
         another call's event. Asterisk writes each header of a message once (channel
         variables aside), so a piece repeating the message's own headers is no tail of it.
         Failed on hwd30: glued, the other call's Linkedid put on the first event, and
-        nothing counted lost (no picture taken again: the line held)."""
+        nothing counted lost (no picture taken again: the line held). hwd32: the Newstate
+        before it is dropped and counted lost too (a message followed by a piece that is
+        not its tail may be one a header value wrote); was handed over."""
         data = (b"Event: Newstate\r\nPrivilege: call,all\r\nChannel: PJSIP/a-00000001\r\n"
                 b"Uniqueid: 1795326250.7\r\n\r\n"
                 b"Evnt: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/b-00000002\r\n"
                 b"Uniqueid: 1795326250.9\r\nLinkedid: 1795326250.9\r\nCause: 16\r\n\r\n")
         protocol, seen, factory = _protocol()
         protocol.data_received(data)
-        assert seen[0] == {"Event": "Newstate", "Privilege": "call,all",
-                           "Channel": "PJSIP/a-00000001", "Uniqueid": "1795326250.7"}
+        assert "Event" not in seen[0]
         assert seen[1] == {"bad": "neither an Event nor a Response header"}
-        assert factory.lost == 1
+        assert factory.lost == 2
 
     def test_channel_variables_and_status_variables_may_repeat(self):
         """A real tail repeats only what Asterisk writes one line each: ChanVariable

@@ -115,26 +115,34 @@ class TestFraming:
 
     def test_a_tail_never_overrides_the_message(self):
         """SYNTHESISED: a piece that repeats the message's Uniqueid (any case): the
-        message's own values win. hrev143: Asterisk writes a message's headers once (but
-        its variables), so such a piece is no tail (another message, damaged): the message
-        is handled as it is and the piece dropped and counted lost (was: glued, lost 0,
-        its ActionID and Linkedid on the message). A tail that repeats only channel
-        variables is glued, every line kept, the message's CALLGUARD_FOLLOW first."""
+        message's own values never lose to it. hrev143: Asterisk writes a message's headers
+        once (but its variables), so such a piece is no tail (another message, damaged):
+        the piece dropped and counted lost (was: glued, lost 0, its ActionID and Linkedid
+        on the message). hwd32: the message before it is dropped and counted lost too (it
+        may be one a header value wrote: tests/test_hwd32_injected_header.py); was handed
+        over as it was. A tail carrying an ActionID is no tail either (Asterisk writes it
+        before any value), and a tail that sets a channel variable the message already set
+        to another value is damaged (channelvars: one line a name): dropped, lost (hwd32;
+        was glued, lost 0, both values kept). A tail adding other variables is glued."""
         data = (b"Event: Hangup\r\nUniqueid: 1.1\r\nChanVariable: CALLGUARD_FOLLOW=mine\r\n"
                 b"CallerIDName: x\r\n\r\nuniqueid: 9.9\r\nActionID: 5\r\n"
                 b"ChanVariable: CALLGUARD_FOLLOW=theirs\r\nLinkedid: 1.0\r\n\r\n")
         seen, lost = _read(data)
-        assert lost == 1
-        assert seen[0]["Uniqueid"] == "1.1"
-        assert "ActionID" not in seen[0]
-        assert "Linkedid" not in seen[0]
+        assert lost == 2
+        assert "Event" not in seen[0]  # the held Hangup: dropped
         assert seen[1] == {"bad": "neither an Event nor a Response header"}
         seen, lost = _read(data.replace(b"uniqueid: 9.9\r\n", b""))
+        assert lost == 2  # the ActionID: no tail
+        assert all("Event" not in m for m in seen)
+        seen, lost = _read(data.replace(b"uniqueid: 9.9\r\nActionID: 5\r\n", b""))
+        assert lost == 1  # CALLGUARD_FOLLOW set twice: damaged
+        assert all("Event" not in m for m in seen)
+        seen, lost = _read(data.replace(b"uniqueid: 9.9\r\nActionID: 5\r\n", b"")
+                           .replace(b"FOLLOW=theirs", b"OTHER=theirs"))
         assert lost == 0
         assert seen[0]["Uniqueid"] == "1.1"
-        assert seen[0]["ActionID"] == "5"
         assert seen[0]["Linkedid"] == "1.0"
-        assert seen[0]["ChanVariable"] == ["CALLGUARD_FOLLOW=mine", "CALLGUARD_FOLLOW=theirs"]
+        assert seen[0]["ChanVariable"] == ["CALLGUARD_FOLLOW=mine", "CALLGUARD_OTHER=theirs"]
 
     def test_a_piece_with_no_message_before_it_is_still_lost(self):
         """At the start of a session, or behind a message that ended a read: dropped,

@@ -92,7 +92,7 @@ from callguard.watchdog.calls import (
     ReadVariable,
     holding_bridges,
 )
-from callguard.watchdog.events import normalize, safe_channel
+from callguard.watchdog.events import DamagedEvent, normalize, safe_channel
 from callguard.watchdog.recorded import RecordedNumbers
 
 __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
@@ -120,6 +120,19 @@ _MESSAGE_KEYS = ("event", "response")
 # (manager_channels.c, ``ChanVariable: %s=%s``, also prefixed "DestChanVariable" ...) and
 # the Status action's Variables (manager.c ``action_status``, ``Variable: %s=%s``).
 _REPEATED_KEYS = ("chanvariable", "variable")  # ``str.endswith``
+# A header Asterisk writes at most once in a message (every other, ``_REPEATED_KEYS`` once
+# a variable name, ``_LINE_KEYS`` any number of times), found twice: a value carrying CR LF
+# wrote it (hwd32: a caller name "X\r\nUniqueid: V" put its event on channel V, the first
+# Uniqueid winning in ``normalize``). Such a message is dropped unread and counted lost
+# (the picture is taken again): the tracker never acts on it. Checked on the events the
+# tracker reads and on Responses (``_damaged``). ``Output``: manager.c ``action_command``
+# (Asterisk 14+) writes one line of the CLI's output each; ``action_userevent`` copies
+# any header the client sent (UserEvent: not read, not checked).
+_LINE_KEYS = ("output",)
+# A header Asterisk writes before any value of a message (manager.c
+# ``astman_send_response_full`` right after ``Response``; the list events' ``idText``
+# right after ``Event``): never in a tail cut off by a value (``_GuardedProtocol._is_tail``).
+_HEAD_KEYS = frozenset({"actionid"})
 _LOOK_AHEAD = 64  # characters of the text after a message looked at to know what it begins
 # A message kept back for its tail is handed over at most this long after it was read
 # (hrev143): a read ending on "Ev", half a character or any text that is no message start
@@ -148,7 +161,10 @@ _BRIDGE_LIST_MIN_S = 0.2
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
 # A picture taken again after a message dropped unread (``_events_lost``) at most this
 # often: a lost Hangup is released within it plus a picture, inside the 5 s of 47 U.S.C.
-# 227(d)(3)(B).
+# 227(d)(3)(B) while CoreShowChannels is answered within the action timeout (hrev156,
+# fake AMI, its list 1.9 s late: 3.55 s from a Hangup lost 0.35 s after the last
+# resync; up to 2 s + 2 s + BridgeList's 0.2 s). Answered later than that, every
+# picture fails and a lost Hangup's line is not released while it stays so.
 _RESYNC_MIN_S = 2.0
 # While a picture is under way a resync due looks again this often: it is taken as soon as
 # that picture's hold ends (looked at every ``_RESYNC_MIN_S``, a loss in a login picture's
@@ -343,6 +359,41 @@ def route_panoramisk_logs() -> None:
     logger.setLevel(logging.INFO)
 
 
+def _damaged(message: Message, block: str) -> str | None:
+    """The header found twice in a message the watchdog reads (an event the tracker uses,
+    a Response, an action's list item: a picture's CoreShowChannel), None if none: see
+    ``_LINE_KEYS``. A variable counts once a name and value: the same line twice misleads
+    nobody (a name listed twice in channelvars)."""
+    name = message.get("Event")
+    if not ("Response" in message or "ActionID" in message
+            or (isinstance(name, str) and name in _USED) or isinstance(name, list)):
+        return None  # not read (an unused event may repeat what it likes: UserEvent)
+    # the common case at a third of the cost: panoramisk's store (case-insensitive, plus
+    # "content") holds one string per header line, so no name was read twice
+    store = getattr(message, "_store", None)
+    if (isinstance(store, dict) and len(store) == block.count(": ") + 1
+            and all(type(pair[1]) is str for pair in store.values())):
+        return None
+    seen: set[str] = set()
+    for line in block.split(_EOL):
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip().lower()
+        if key.endswith(_LINE_KEYS):
+            continue
+        if key.endswith(_REPEATED_KEYS):
+            variable, _, set_to = value.strip().partition("=")
+            if f"{key}={variable}" in seen and f"{key}={variable}={set_to}" not in seen:
+                return key
+            seen.update((f"{key}={variable}", f"{key}={variable}={set_to}"))
+            continue
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
 class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     """One message at a time: a bad one is counted and dropped, the session goes on.
 
@@ -450,7 +501,9 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         kept back for its tail only while the text after it has begun and is not a new
         message (``_tail_coming``): a read ending at a blank line delivers at once. So a
         tail whose head ended the previous read finds no message: dropped and counted as
-        lost (the picture is taken again), as is a piece with no message before it."""
+        lost (the picture is taken again), as is a piece with no message before it. A piece
+        that is no tail of the held message (``_is_tail``) drops that message too
+        (``_drop_held``: a value may have written it, hwd32)."""
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
@@ -470,7 +523,8 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             elif self._held is not None and self._is_tail(lines):
                 self._glue(lines)
             else:
-                self._release()  # a piece repeating its headers is no tail of it (hrev143)
+                if self._held is not None:  # a piece repeating its headers: no tail of it
+                    self._drop_held()
                 self._deliver(block)  # no Event header and no message before it: dropped
         if self._held is not None:
             if not self._tail_coming():
@@ -534,8 +588,23 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         keys = self._held_keys
         if keys is None:  # the message's own names, read at its first tail only
             keys = self._held_keys = {_key(line) for line in self._held[0].split(_EOL)}
-        return not any(":" in line and (key := _key(line)) in keys
-                       and not key.endswith(_REPEATED_KEYS) for line in lines)
+        return not any(":" in line and (
+            (key := _key(line)) in _HEAD_KEYS
+            or (key in keys and not key.endswith(_REPEATED_KEYS))) for line in lines)
+
+    def _drop_held(self) -> None:
+        """The held message, followed by a piece that is neither a new message nor its tail,
+        dropped unread and counted lost (hwd32). Such a piece is the real tail of a message
+        cut by a value, and what is held may be a message that value wrote: a caller name
+        "X\r\n\r\nEvent: Hangup\r\nUniqueid: <another call's>\r\n\r\n" made a Hangup
+        of a called party still talking; handed over (hrev143), its line was released. A
+        real message so dropped is recovered by the picture taken again (``_bad``)."""
+        self._held = None
+        timer, self._held_timer = self._held_timer, None
+        if timer is not None:
+            timer.cancel()
+        self._bad(ValueError("a message followed by a piece that is not its tail: suspect "
+                             "(a header value with line breaks may have written it)"))
 
     def _glue(self, lines: list[str]) -> None:
         """The tail of the held message added to it (``_is_tail``). A line with no header
@@ -586,6 +655,10 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         factory = self.factory
         try:
             message = Message.from_line(block)
+            if message is not None and (repeated := _damaged(message, block)) is not None:
+                self._bad(ValueError(f"header {clipped(repeated, 60)} repeated (a header "
+                                     "value with line breaks)"))
+                return
             if message is None:
                 # no "Event: " nor "Response: " header as panoramisk spells them (an
                 # "event: Hangup" of a proxy that changed the case): counted, not
@@ -999,6 +1072,10 @@ class AmiWatchdog:
     def _feed(self, event: dict[str, str], at: float, raw: Mapping[str, Any]) -> None:
         try:
             effects = self.tracker.feed(event, at)
+        except DamagedEvent as exc:  # not acted on: counted, said, the picture taken again
+            self._bad_message(exc)
+            self._events_lost()
+            return
         except Exception as exc:  # noqa: BLE001 - one event must not end the session
             self._event_failed(raw, exc)
             return

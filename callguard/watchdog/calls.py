@@ -57,7 +57,13 @@ from typing import Any
 from callguard.fronts.fastagi.contract import VAR_FOLLOW
 from callguard.numbers.redact import redact_digits
 from callguard.watchdog.carry import Carried, decode
-from callguard.watchdog.events import FOLLOW_PREFIX, follow_value, safe_channel, safe_channels
+from callguard.watchdog.events import (
+    FOLLOW_PREFIX,
+    DamagedEvent,
+    follow_value,
+    safe_channel,
+    safe_channels,
+)
 
 __all__ = [
     "PRESENTATION_VARIABLE",
@@ -1662,8 +1668,36 @@ class CallTracker:
         if call is not None and partner is not None:
             call.optimised.update((name, call.partners.get(name) or partner))
 
+    def _misnamed(self, event: Event) -> None:
+        """A Hangup names the channel its Uniqueid names, or it is refused (DamagedEvent,
+        before it is noted: the real one still counts). Asterisk keeps the pair:
+        manager_channels.c writes Channel and Uniqueid from one snapshot, and channel.c
+        ``channel_do_masquerade`` swaps two channels' Uniqueids and names together
+        (``ast_channel_name_set``: "no spurious rename events"). A caller name
+        "X\r\n\r\nEvent: Hangup\r\nChannel: <the called party>" ending where its event's
+        real tail begins made one Hangup with the carrier's Uniqueid, no header twice
+        (hwd32's open case): the tracker took the carrier leg as gone, left it up at the
+        release and recorded it in time. A rename by ``ast_change_name`` (a Rename event,
+        not read: chan_dahdi, chan_iax2) is refused too, the picture taken again releasing
+        the line — but for the called party's own Uniqueid, acted on whatever its name
+        (hrev156): refused, its line waited for that picture, and on an Asterisk answering
+        CoreShowChannels later than the action timeout it was never released, where it was
+        at once before. The Uniqueid of a forged Hangup that took a real tail is the
+        carrier's own (a second channel's is prefixed: ``DestUniqueid``), so only the
+        called party's own values can forge that one, and all it does is end its own
+        call."""
+        uniqueid = event.get("Uniqueid", "")
+        call = self.calls.get(self._holder.get(uniqueid, "")) if uniqueid else None
+        known = call.channels.get(uniqueid) if call is not None else None
+        named = event.get("Channel", "")
+        if known is not None and named != known and (call is None or known != call.dest):
+            raise DamagedEvent(f"a Hangup naming {safe_channel(named) or 'no channel'!r} "
+                               f"for the Uniqueid of {safe_channel(known)!r}: not acted on "
+                               "(a header value with line breaks may have written it)")
+
     def _hangup(self, event: Event, now: float) -> list[Effect]:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
+        self._misnamed(event)
         if not self._first_hangup_of(uniqueid):
             return []
         self._forget_channel(uniqueid)

@@ -21,12 +21,19 @@ from typing import Any
 from callguard.fronts.fastagi.contract import VAR_FOLLOW
 from callguard.numbers.redact import redact_digits
 
-__all__ = ["FOLLOW_PREFIX", "follow_value", "normalize", "safe_channel", "safe_channels"]
+__all__ = ["FOLLOW_PREFIX", "DamagedEvent", "follow_value", "normalize", "safe_channel",
+           "safe_channels"]
 
 FOLLOW_PREFIX = f"{VAR_FOLLOW}="
 _VAR_KEYS = ("ChanVariable", "DestChanVariable", "LocalOneChanVariable",
              "LocalTwoChanVariable")
 _SEQUENCE = re.compile(r"^(.*?)(-[0-9a-fA-F]{8}(?:;\d+)?)$")
+
+
+class DamagedEvent(ValueError):
+    """An event the tracker refuses to act on: what it says cannot be what Asterisk wrote
+    (a header value carrying CR LF wrote it, hwd32). The AMI session counts it, says it
+    and takes the picture again, as for a message dropped unread."""
 
 
 def _pick(key: str, values: list[Any]) -> str:
