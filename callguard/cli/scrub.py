@@ -185,8 +185,12 @@ def _once_or_exit(fields: list[str], name: str, what: str) -> None:
 def _quotes_closed_or_exit(leads: Path, table: CsvTable) -> None:
     """A quote opened and never closed (a file cut short, a stray ``"`` typed in a name)
     makes the rest of the file one value: its leads were neither decided nor written, and
-    the summary counted one row. Only a file with a value spanning lines is read again."""
-    if not any("\n" in value or "\r" in value for row in table.rows for value in row):
+    the summary counted one row. Only a file with a value spanning lines is read again, or
+    one that does not end with a line break: a quote opened on its last line spans none
+    there, and the last value read to the end of a file cut short (``Cal,"80155501``) was
+    decided as a number."""
+    if (not any("\n" in value or "\r" in value for row in table.rows for value in row)
+            and _ends_with_line_break(leads)):
         return
     text, _ = decode(leads.read_bytes())
     try:
@@ -198,9 +202,21 @@ def _quotes_closed_or_exit(leads: Path, table: CsvTable) -> None:
             return  # other strictness (a quote inside a value) changes no row count
         start = table.line_numbers[-1]
         lines = text.count("\n") + (not text.endswith("\n"))
-        usage_error(f"{leads}: a quote opened on line {start} is never closed, so lines "
-                    f"{start}-{lines} would be read as one value and their leads neither "
-                    "decided nor written; close or remove that quote (nothing was decided)")
+        spans = (f"lines {start}-{lines} would be read as one value and their leads"
+                 if lines > start else f"the rest of line {start} would be read as one "
+                 "value, cut where the file ends, and its lead")
+        usage_error(f"{leads}: a quote opened on line {start} is never closed, so {spans} "
+                    "neither decided nor written; close or remove that quote (nothing was "
+                    "decided)")
+
+
+def _ends_with_line_break(leads: Path) -> bool:
+    """Whether the file's last character is a line break, in UTF-8, Windows-1252, UTF-16 or
+    UTF-32 alike (their line feed is the byte 0x0A beside zero bytes); its last 8 bytes are
+    read, not the file again."""
+    with leads.open("rb") as stream:
+        stream.seek(max(0, leads.stat().st_size - 8))
+        return stream.read().rstrip(b"\x00")[-1:] in (b"\n", b"\r")
 
 
 def _target(state: CliState, leads: Path, output: Path | None,
