@@ -76,6 +76,10 @@ class CsvTable:
     header: list[str]
     rows: list[list[str]]
     line_numbers: list[int]  # the file line each row starts on (a quoted field may span)
+    # A quote opened and never closed: (the line it opens on, the file's last line), as the
+    # reader counts lines (CR, LF or CRLF); found in the decoded text, so a lead file from a
+    # pipe is read once and a UTF-16 "č" (01 0D) is no line break
+    unclosed_quote: tuple[int, int] | None = None
 
     @property
     def delimiter_name(self) -> str:
@@ -295,4 +299,21 @@ def read_csv(path: Path) -> CsvTable:
             rows.append(row)
             starts.append(start)
         start = reader.line_num + 1
-    return CsvTable(encoding, delimiter, header, rows, starts)
+    unclosed = ((starts[-1] if starts else 1, reader.line_num)
+                if _quote_left_open(text, delimiter, [header, *rows]) else None)
+    return CsvTable(encoding, delimiter, header, rows, starts, unclosed)
+
+
+def _quote_left_open(text: str, delimiter: str, rows: list[list[str]]) -> bool:
+    """Whether a quote is opened and never closed: the reader, not strict, reads the rest
+    of the file as one value. Only text with a value spanning lines, or not ending with a
+    line break (a quote opened on the last line spans none), is parsed again, strictly."""
+    if (text.endswith(("\n", "\r"))
+            and not any("\n" in value or "\r" in value for row in rows for value in row)):
+        return False
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)  # other strictness changes no row count
+    return False

@@ -585,6 +585,30 @@ class TestScrub:
         assert "malformed line 6" in result.stderr
         assert "BLOCK" in result.stderr
 
+    def test_a_row_with_more_cells_than_the_header_is_blocked_and_written_whole(
+            self, data_dir, tmp_path):
+        """hrev157: ``Cal,801-555-0123,Jr.,x`` under ``name,phone`` (a comma in a name, a
+        column the header does not name) was decided on its phone cell (ALLOW) and written
+        without ``Jr.`` and ``x``: which cell is the number is a guess, and the row lost
+        data. Now a recorded BLOCK naming the line and the cell count, the row written whole
+        (its extra cells after the callguard columns, which stay under their header)."""
+        import csv
+        leads = tmp_path / "leads.csv"
+        leads.write_text("name,phone\nAnn,801-555-0123\nCal,801-555-0123,Jr.,x\n")
+        out = tmp_path / "out.csv"
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), "--output", str(out), data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        header, ann, cal = list(csv.reader(out.open(newline="")))
+        assert ann[2:4] == ["ALLOW", ""], ann
+        verdict, rule, reason = cal[2:5]
+        assert (verdict, rule) == ("BLOCK", "callguard:malformed-row"), cal
+        assert "line 3 has 4 cells, the header names 2" in reason, reason
+        assert cal[7:] == ["Jr.", "x"], cal
+        assert cal[:2] == ["Cal", "801-555-0123"], cal
+        assert len(header) == 7, header
+        assert "malformed line 3" in result.stderr
+
     def test_leads_and_leads_csv_write_distinct_outputs_and_never_an_input(self, data_dir,
                                                                            tmp_path):
         """Session 16: `scrub leads` and `scrub leads.csv` both wrote leads.scrubbed.csv

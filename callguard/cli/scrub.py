@@ -3,7 +3,10 @@
 Every row is decided exactly as a live call would be (same gate, same compliance record),
 at the instant the calls are planned for. The output CSV is the input plus verdict, rule,
 reason, decision id and the list versions read (do-not-call and number attribute lists,
-``callguard_lists``); a malformed row is reported and written with a BLOCK, never skipped.
+``callguard_lists``); a malformed row is reported and written, never skipped: one with more
+cells than the header names is the recorded BLOCK ``callguard:malformed-row`` (which cell is
+the number is a guess), written whole, its extra cells after the added columns; one with
+fewer is decided on the cells it has.
 A blank row (every cell empty or spaces: a spreadsheet's trailing ",,,") names no one: it
 is skipped and counted, not decided (it was a recorded BLOCK "no number given").
 The leads file is read by ``callguard.csvfile`` (BOM, UTF-8 or Windows-1252, comma,
@@ -26,8 +29,9 @@ import io
 import os
 import stat
 import sys
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -50,13 +54,14 @@ from callguard.cli.common import (
 from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.compliance.report import spreadsheet_cell
-from callguard.csvfile import CsvTable, decode, read_csv
+from callguard.csvfile import CsvTable, read_csv
 from callguard.decision import Decision
 from callguard.errors import UsageError
 from callguard.facts.frequency import FREQUENCY, ScrubCounts
 from callguard.gate import CheckRequest, Gate
 from callguard.numbers.redact import redact_digits
 from callguard.policy import DialingMode
+from callguard.policy.core import FAIL_CLOSED, refusal
 
 __all__ = ["lists_read", "scrub"]
 
@@ -65,12 +70,13 @@ _LOCATION_COLUMNS = ("zip", "postal_code", "zipcode", "tz", "time_zone", "timezo
 ADDED = ("callguard_verdict", "callguard_rule", "callguard_reason", "callguard_decision_id",
          "callguard_lists")
 _WINDOW = 256  # rows decided together (the output keeps the input's order)
+MALFORMED_ROW = "callguard:malformed-row"
 
 
 _ONLY = {"callable": "ALLOW", "suppressed": "BLOCK"}
 
 
-def _write_row(writer: Any, keep: list[int], row: list[str], decision: Decision,
+def _write_row(writer: Any, keep: list[int], width: int, row: list[str], decision: Decision,
                verdicts: Counter[str], rules: Counter[str], only: str | None) -> None:
     deciding = decision.verdict.deciding
     rule = deciding.rule_id if deciding else ""
@@ -79,8 +85,11 @@ def _write_row(writer: Any, keep: list[int], row: list[str], decision: Decision,
     if only is not None and decision.verdict.verdict != _ONLY[only]:
         return
     padded = [row[i] if i < len(row) else "" for i in keep]
+    # cells past the header's last column after the added ones: under their own header,
+    # the verdict is where the dialer reads it, and nothing of the row is lost (hrev157)
     writer.writerow(_cells([*padded, decision.verdict.verdict, rule, decision.verdict.reason,
-                            decision.decision_id, lists_read(decision)]))
+                            decision.decision_id, lists_read(decision),
+                            *row[width:]]))
 
 
 def _cells(row: list[str]) -> list[str]:
@@ -112,12 +121,24 @@ def _turns(window: list[list[str]], number_index: int) -> list[list[int]]:
     return turns
 
 
-async def _decide(gate: Gate, window: list[list[str]], number_index: int,
+async def _decide(gate: Gate, window: list[list[str]], lines: list[int], width: int,
+                  number_index: int,
                   request: Callable[[list[str]], CheckRequest]) -> list[Decision]:
-    """Every row of ``window``, a turn at a time (``_turns``), in the window's order."""
+    """Every row of ``window``, a turn at a time (``_turns``), in the window's order; a row
+    with more cells than the header's ``width`` is the recorded BLOCK ``MALFORMED_ROW``."""
+    def one(i: int) -> Awaitable[Decision]:
+        row = window[i]
+        if len(row) <= width:
+            return gate.check(request(row))
+        return gate.refuse(request(row), refusal(
+            MALFORMED_ROW, FAIL_CLOSED,
+            f"line {lines[i]} has {len(row)} cells, the header names {width}: which is the "
+            "number is a guess (a delimiter in a name, a column without a header?); fix "
+            "the row and scrub again"), started=time.perf_counter())
+
     decisions: dict[int, Decision] = {}
     for turn in _turns(window, number_index):
-        decided = await asyncio.gather(*(gate.check(request(window[i])) for i in turn))
+        decided = await asyncio.gather(*(one(i) for i in turn))
         decisions.update(zip(turn, decided, strict=True))
     return [decisions[i] for i in range(len(window))]
 
@@ -185,22 +206,19 @@ def _once_or_exit(fields: list[str], name: str, what: str) -> None:
 def _quotes_closed_or_exit(leads: Path, table: CsvTable) -> None:
     """A quote opened and never closed (a file cut short, a stray ``"`` typed in a name)
     makes the rest of the file one value: its leads were neither decided nor written, and
-    the summary counted one row. Only a file with a value spanning lines is read again."""
-    if not any("\n" in value or "\r" in value for row in table.rows for value in row):
+    the summary counted one row; on the last line of a file cut short (``Cal,"80155501``)
+    the value read to the end was decided as a number. ``read_csv`` finds it in the text
+    it decoded (``CsvTable.unclosed_quote``): the file is not read again — a pipe cannot be
+    (hrev157)."""
+    if table.unclosed_quote is None:
         return
-    text, _ = decode(leads.read_bytes())
-    try:
-        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=table.delimiter,
-                            strict=True):
-            pass
-    except csv.Error as exc:
-        if "unexpected end of data" not in str(exc):
-            return  # other strictness (a quote inside a value) changes no row count
-        start = table.line_numbers[-1]
-        lines = text.count("\n") + (not text.endswith("\n"))
-        usage_error(f"{leads}: a quote opened on line {start} is never closed, so lines "
-                    f"{start}-{lines} would be read as one value and their leads neither "
-                    "decided nor written; close or remove that quote (nothing was decided)")
+    start, lines = table.unclosed_quote
+    spans = (f"lines {start}-{lines} would be read as one value and their leads"
+             if lines > start else f"the rest of line {start} would be read as one "
+             "value, cut where the file ends, and its lead")
+    usage_error(f"{leads}: a quote opened on line {start} is never closed, so {spans} "
+                "neither decided nor written; close or remove that quote (nothing was "
+                "decided)")
 
 
 def _target(state: CliState, leads: Path, output: Path | None,
@@ -335,13 +353,15 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
                 # write (and one fdatasync under [log] durability = "group").
                 for first in range(0, len(rows), _WINDOW):
                     window = rows[first:first + _WINDOW]
-                    decisions = await _decide(runtime.gate, window, number_index, request)
                     lines = table.line_numbers[first:first + _WINDOW]
+                    decisions = await _decide(runtime.gate, window, lines, len(header),
+                                              number_index, request)
                     for line, row, decision in zip(lines, window, decisions, strict=True):
                         if len(row) != len(header):
                             malformed.append(f"line {line}: {len(row)} fields, header has "
                                              f"{len(header)}")
-                        _write_row(writer, keep, row, decision, verdicts, rules, only)
+                        _write_row(writer, keep, len(header), row, decision, verdicts,
+                                   rules, only)
                         progress.advance(task)
         finally:
             await runtime.aclose()

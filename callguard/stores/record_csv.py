@@ -239,15 +239,21 @@ def read_record_csv(
 
 
 def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | None, Any]]:
-    """The reader's rows; a malformed one (strict) ends the import with its line."""
+    """The reader's rows; a malformed one (strict) ends the import with its lines: from the
+    line after the last row read to the one the error came on. ``DictReader.line_num`` is
+    set only once a row is read whole, so it named the last good row (the underlying
+    reader's counts every line read)."""
     while True:
+        first = reader.reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise UsageError(f"line {reader.line_num}: {exc} (a quote opened and never "
-                             "closed?); nothing imported") from None
+            last = reader.reader.line_num
+            lines = f"line {first}" if last <= first else f"lines {first}-{last}"
+            raise UsageError(f"{lines}: {exc} (a quote opened and never closed?); nothing "
+                             "imported") from None
         yield row
 
 
