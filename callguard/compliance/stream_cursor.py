@@ -26,7 +26,14 @@ decision once (by decision id), and the readers of the stream count it once.
 
 A segment the cursor names that was purged before it was sent: the cursor moves to the
 next one and the gap is said (``stream_gap``: the segment, the offset, the node), as
-``gaps``. The first start on a data dir (no cursor) begins at the end of the log: what an
+``gaps``, and put on the stream in its place (a ``stream-gap`` entry: ``Gap.entry``, sent
+with the lines after it or the cursor stays), so the archive host learns of it (hoff32);
+so is a line longer than the read limit (1 MiB: damage), never sent. A purge rewriting the
+segment under the cursor (its old lines dropped, the offsets after them moved back) is
+found by the cursor's ``tail`` (the hash of the line before it): the sender goes on after
+that line in the new file, or sends the segment again from its start; nothing skipped. A
+backlog sent without catching up past MAXLEN is said (``stream_backlog_over_maxlen``).
+The first start on a data dir (no cursor) begins at the end of the log: what an
 earlier version left unsent is not looked for (said once: ``stream_cursor_started``). A
 cursor that cannot be read (``stream_cursor_unreadable``) sends the current file again
 from its start.
