@@ -105,6 +105,9 @@ class Cursor:
     ``stamp``: the closed segment's instant, or None for the current file; then ``ino`` is
     the current file's inode when the cursor was taken (0: not known yet) and ``after`` the
     newest closed segment's instant then (a rotation since makes the first later one ours).
+    In a closed segment ``ino`` is the inode of the file ``offset`` was read in (0: not
+    known): a closed segment is never written again, so another inode there is another
+    file (a purge's rewrite, a compression) whose offsets may have moved (hrev160).
     """
 
     stamp: datetime | None
@@ -329,44 +332,44 @@ def _content(segment: Segment) -> bytes:
     return b"".join(line + b"\n" for frame in iter_frames(segment.path) for line in frame)
 
 
-def _in_place(segment: Segment, cursor: Cursor) -> bool:
-    """Whether the bytes before the cursor are those it was taken after: a purge rewrites
-    a segment without its old lines (purge.py ``_rewrite``: a new file renamed over it),
-    and the offsets after them move back."""
-    if not cursor.tail or cursor.offset == 0:
-        return True
-    if segment.compressed:
-        position, recent = 0, b""
-        for frame in iter_frames(segment.path):
-            for line in frame:
-                if position >= cursor.offset:
-                    return position == cursor.offset and _hash(recent) == cursor.tail
-                recent = (line + b"\n")[-_TAIL:]
-                position += len(line) + 1
-        return position == cursor.offset and _hash(recent) == cursor.tail
-    with segment.path.open("rb") as handle:
-        return _tail_at(handle.fileno(), cursor.offset) == cursor.tail
+def _in_place(cursor: Cursor, ino: int) -> bool:
+    """Whether the cursor's offset is in the file it was taken in (inode ``ino``): a
+    closed segment is never written again, but a purge rewrites it without its old lines
+    (purge.py ``_rewrite``: a new file renamed over it) and the offsets after them move
+    back. The tail alone (the line before the offset) cannot say so: a record's line need
+    not be unique (events of one kind in one millisecond carry no id), and an identical
+    line could end at the old offset in the new file, the lines between skipped (hrev160)."""
+    return cursor.offset == 0 or (cursor.ino != 0 and cursor.ino == ino)
 
 
-def _found_again(segment: Segment, cursor: Cursor) -> Cursor:
-    """The cursor in a rewritten segment: after the same bytes, found at a line's end;
-    else the segment's start (sent again: the archiver keeps a decision once; nothing
-    skipped). Said."""
+def _found_again(segment: Segment, cursor: Cursor, ino: int) -> Cursor:
+    """The cursor in another file of its segment (a purge's rewrite, a compression, or a
+    cursor that names no inode): after the FIRST line equal to the one before it (never
+    past its true place: a purge keeps or drops identical lines alike), else the
+    segment's start (sent again: the archiver keeps a decision once; nothing skipped).
+    Said when the offset moves."""
     data = _content(segment)
     offset = 0
-    for match in re.finditer(rb"\n", data):
-        end = match.end()
-        if _hash(_last_line(data[max(0, end - _TAIL):end])) == cursor.tail:
-            offset = end
-            break
-    _log.warning("stream_segment_rewritten", segment=segment.path.name,
-                 was_offset=cursor.offset, now_offset=offset,
-                 detail="the segment under the stream cursor was rewritten (a purge): "
-                        + ("the cursor's place was found in it; the sender goes on from "
-                           "there" if offset else
-                           "the cursor's place is not in it: the segment is sent again "
-                           "from its start (the archiver keeps a decision once)"))
-    return replace(cursor, offset=offset, tail=cursor.tail if offset else "")
+    if cursor.tail:
+        for match in re.finditer(rb"\n", data):
+            end = match.end()
+            if _hash(_last_line(data[max(0, end - _TAIL):end])) == cursor.tail:
+                offset = end
+                break
+        if offset == 0 and data and not data.endswith(b"\n") and (
+                _hash(_last_line(data)) == cursor.tail):
+            offset = len(data)  # after a closed segment's last line with no newline
+    if offset != cursor.offset:
+        _log.warning("stream_segment_rewritten", segment=segment.path.name,
+                     was_offset=cursor.offset, now_offset=offset,
+                     detail="the segment under the stream cursor is another file (a purge "
+                            "rewrote it) or the cursor names no line to check (saved by an "
+                            "earlier version): "
+                            + ("the cursor's place was found in it; the sender goes on "
+                               "from there" if offset else
+                               "its place is not found: the segment is sent again from "
+                               "its start (the archiver keeps a decision once)"))
+    return replace(cursor, offset=offset, ino=ino, tail=cursor.tail if offset else "")
 
 
 def _segment_at(closed: list[Segment], stamp: datetime) -> Segment | None:
@@ -394,17 +397,20 @@ def _step_closed(log: Path, cursor: Cursor, stamp: datetime,
         purged = Gap(f"{log.name}.{stamp:%Y%m%dT%H%M%S%f}Z", cursor.offset)
         return [], _next_after(log, closed, stamp), purged
     try:
-        if not _in_place(segment, cursor):
-            return [], _found_again(segment, cursor), None
+        ino = os.stat(segment.path).st_ino
+        if not _in_place(cursor, ino):
+            return [], _found_again(segment, cursor, ino), None
         if segment.compressed:
             lines, offset, tail, gap = _read_compressed(segment.path, cursor.offset)
         else:
             lines, offset, tail, gap = _read_plain(segment.path, cursor.offset, None)
+        if os.stat(segment.path).st_ino != ino:  # rewritten during the read: again
+            return [], cursor, None
     except FileNotFoundError:  # compressed or purged between the listing and the read
         return [], cursor, None
     if offset == cursor.offset and not lines:  # its end: the next segment
         return [], _next_after(log, closed, stamp), None
-    return lines, replace(cursor, offset=offset, tail=tail or cursor.tail), gap
+    return lines, replace(cursor, offset=offset, ino=ino, tail=tail or cursor.tail), gap
 
 
 def _step_current(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap | None]:
@@ -419,7 +425,7 @@ def _step_current(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap |
             # rotated since (or the file we waited for was made and rotated): that segment,
             # its tail checked there (purge closes the current file, then rewrites it)
             return [], Cursor(stamp=later[0].closed_at, offset=cursor.offset,
-                              tail=cursor.tail), None
+                              ino=cursor.ino, tail=cursor.tail), None
         gap: Gap | None = None
         if cursor.ino != 0 and cursor.offset > 0:  # the file went away, not rotated
             gap = Gap(log.name, cursor.offset, reason="gone")
