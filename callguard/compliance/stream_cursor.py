@@ -30,8 +30,10 @@ next one and the gap is said (``stream_gap``: the segment, the offset, the node)
 with the lines after it or the cursor stays), so the archive host learns of it (hoff32);
 so is a line longer than the read limit (1 MiB: damage), never sent. A purge rewriting the
 segment under the cursor (its old lines dropped, the offsets after them moved back) is
-found by the cursor's ``tail`` (the hash of the line before it): the sender goes on after
-that line in the new file, or sends the segment again from its start; nothing skipped. A
+found by the inode the cursor keeps (another file there), and the cursor's ``tail`` (the
+hash of the line before it) is looked for in it: the sender goes on after the first such
+line in the new file, or sends the segment again from its start; nothing skipped (the tail
+alone is no proof of place: a line need not be unique; hrev160). A
 backlog sent without catching up past MAXLEN is said (``stream_backlog_over_maxlen``).
 The first start on a data dir (no cursor) begins at the end of the log: what an
 earlier version left unsent is not looked for (said once: ``stream_cursor_started``). A
