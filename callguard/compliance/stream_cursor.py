@@ -26,7 +26,16 @@ decision once (by decision id), and the readers of the stream count it once.
 
 A segment the cursor names that was purged before it was sent: the cursor moves to the
 next one and the gap is said (``stream_gap``: the segment, the offset, the node), as
-``gaps``. The first start on a data dir (no cursor) begins at the end of the log: what an
+``gaps``, and put on the stream in its place (a ``stream-gap`` entry: ``Gap.entry``, sent
+with the lines after it or the cursor stays), so the archive host learns of it (hoff32);
+so is a line longer than the read limit (1 MiB: damage), never sent. A purge rewriting the
+segment under the cursor (its old lines dropped, the offsets after them moved back) is
+found by the inode the cursor keeps (another file there), and the cursor's ``tail`` (the
+hash of the line before it) is looked for in it: the sender goes on after the first such
+line in the new file, or sends the segment again from its start; nothing skipped (the tail
+alone is no proof of place: a line need not be unique; hrev160). A
+backlog sent without catching up past MAXLEN is said (``stream_backlog_over_maxlen``).
+The first start on a data dir (no cursor) begins at the end of the log: what an
 earlier version left unsent is not looked for (said once: ``stream_cursor_started``). A
 cursor that cannot be read (``stream_cursor_unreadable``) sends the current file again
 from its start.
@@ -40,11 +49,15 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
+import re
+import socket
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 import structlog
@@ -66,6 +79,15 @@ _LOCK_RETRY_S = 1.0
 _SAVE_EVERY_S = 1.0
 _BATCH_LINES = 512
 _BATCH_BYTES = 1 << 20
+# The longest line sent: the read limit. A real record is a few KiB (a decision naming
+# every shipped pack with its outcomes, or packs-loaded); a line past 1 MiB is damage,
+# never sent, said and put on the stream as a gap (``oversize``).
+_LINE_MAX = _BATCH_BYTES
+# The cursor's tail: the line before it (its last 64 KiB), hashed; checked before a closed
+# segment is read on, and looked for in it when a purge rewrote it (a record's line is
+# unique: its logged_at, its decision id)
+_TAIL = 1 << 16
+_DECISION_ID = re.compile(rb'"decision_id":"([0-9a-f-]{36})"')
 
 
 def cursor_path(log: Path) -> Path:
@@ -85,12 +107,16 @@ class Cursor:
     ``stamp``: the closed segment's instant, or None for the current file; then ``ino`` is
     the current file's inode when the cursor was taken (0: not known yet) and ``after`` the
     newest closed segment's instant then (a rotation since makes the first later one ours).
+    In a closed segment ``ino`` is the inode of the file ``offset`` was read in (0: not
+    known): a closed segment is never written again, so another inode there is another
+    file (a purge's rewrite, a compression) whose offsets may have moved (hrev160).
     """
 
     stamp: datetime | None
     offset: int
     ino: int = 0
     after: datetime | None = None
+    tail: str = ""  # the hash of the line before ``offset`` (``_last_line``; "": not known)
 
     def describe(self, log: Path) -> str:
         """The file and offset, for a message."""
@@ -101,10 +127,41 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """A segment purged before its lines were sent."""
+    """Records of the log the stream will not have: a segment purged (``purged``) or the
+    current file gone (``gone``) before its lines were sent — from ``offset`` to its end
+    (``end`` None: how far it went is not known) — or a line longer than the read limit
+    (``oversize``: ``offset`` to ``end``, and the decision id it names, if one is read)."""
 
     segment: str
     offset: int
+    end: int | None = None
+    reason: str = "purged"
+    decision_id: str = ""
+
+    def entry(self, node: str, now: datetime | None = None) -> bytes:
+        """The stream entry saying it (``event`` ``stream-gap``, schema 1:
+        ``callguard/data/schemas/stream/stream-gap.json``)."""
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        record: dict[str, object] = {
+            "schema": 1, "event": "stream-gap",
+            "logged_at": at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z",
+            "node": node or socket.gethostname(), "segment": self.segment,
+            "offset": self.offset, "reason": self.reason}
+        if self.end is not None:
+            record["end"] = self.end
+        if self.decision_id:
+            record["decision_id"] = self.decision_id
+        return orjson.dumps(record)
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _last_line(data: bytes) -> bytes:
+    """The last line of ``data`` (with its newline), of at most its last ``_TAIL`` bytes."""
+    data = data[-_TAIL:]
+    return data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
 
 
 def _iso(instant: datetime | None) -> str | None:
@@ -130,7 +187,8 @@ def load_cursor(log: Path) -> Cursor | None:
         data = orjson.loads(cursor_path(log).read_bytes())
         offset = _offset(data["offset"])
         return Cursor(stamp=_instant(data.get("stamp")), offset=offset,
-                      ino=int(data.get("ino", 0)), after=_instant(data.get("after")))
+                      ino=int(data.get("ino", 0)), after=_instant(data.get("after")),
+                      tail=str(data.get("tail") or ""))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -145,7 +203,8 @@ def save_cursor(log: Path, cursor: Cursor) -> None:
     """Write the cursor whole (``write_atomically``: temporary file, fsync, rename, fsync
     of the directory)."""
     body = orjson.dumps({"stamp": _iso(cursor.stamp), "offset": cursor.offset,
-                         "ino": cursor.ino, "after": _iso(cursor.after)})
+                         "ino": cursor.ino, "after": _iso(cursor.after),
+                         "tail": cursor.tail})
     write_atomically(cursor_path(log), body.decode())
 
 
@@ -181,43 +240,138 @@ def _keep(line: bytes) -> bool:
         return False
 
 
-def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0,
-                ) -> tuple[list[bytes], int]:
-    """Whole lines from ``offset`` (up to ``end``), bounded; the offset after them. With
+_Read = tuple[list[bytes], int, str | None, Gap | None]
+
+
+def _tail_at(fd: int, offset: int) -> str:
+    """The cursor's tail at ``offset`` of a plain file: the line before it, hashed."""
+    width = min(_TAIL, offset)
+    return _hash(_last_line(os.pread(fd, width, offset - width)))
+
+
+def _skip_line(handle: BinaryIO, offset: int, end: int | None) -> tuple[int, bool]:
+    """The end of the line at ``offset`` (after its newline; else the file's end, or
+    ``end``) read block by block, and whether it held anything but NULs (a crash's torn
+    run: no record)."""
+    handle.seek(offset)
+    position, nuls = offset, True
+    while end is None or position < end:
+        block = handle.read(_BATCH_BYTES if end is None else min(_BATCH_BYTES, end - position))
+        if not block:
+            break
+        cut = block.find(b"\n")
+        piece = block if cut < 0 else block[:cut + 1]
+        nuls = nuls and not piece.rstrip(b"\n").strip(b"\x00")
+        position += len(piece)
+        if cut >= 0:
+            break
+    return position, nuls
+
+
+def _oversize(path: Path, offset: int, end: int, head: bytes) -> Gap:
+    found = _DECISION_ID.search(head[:4096])
+    return Gap(path.name, offset, end, "oversize", found.group(1).decode() if found else "")
+
+
+def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0) -> _Read:
+    """Whole lines from ``offset`` (up to ``end``), bounded; the offset after them, the
+    cursor's tail there (None: nothing read) and a line too long to send (a gap). With
     ``ino``: nothing read (the same offset) unless the file opened is that inode — the
     current file rotated between the stat under the lock and this open (hrev148)."""
     with path.open("rb") as handle:
         if ino and os.fstat(handle.fileno()).st_ino != ino:
-            return [], offset
+            return [], offset, None, None
         handle.seek(offset)
         want = _BATCH_BYTES if end is None else min(_BATCH_BYTES, end - offset)
         chunk = handle.read(max(want, 0))
-    cut = chunk.rfind(b"\n")
-    if cut < 0:
-        if len(chunk) >= _BATCH_BYTES:  # a block with no line end: a torn run of NULs
-            return [], offset + len(chunk)
-        if end is None and chunk:  # a closed segment's last line with no newline
-            return ([chunk] if _keep(chunk) else []), offset + len(chunk)
-        return [], offset
-    body = chunk[:cut]
-    lines = body.split(b"\n")[:_BATCH_LINES]
-    used = sum(len(line) + 1 for line in lines)
-    return [line for line in lines if _keep(line)], offset + used
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            if len(chunk) >= _LINE_MAX:  # a line past the read limit, or a torn run of NULs
+                after, nuls = _skip_line(handle, offset, end)
+                gap = None if nuls else _oversize(path, offset, after, chunk)
+                return [], after, _tail_at(handle.fileno(), after), gap
+            if end is None and chunk:  # a closed segment's last line with no newline
+                after = offset + len(chunk)
+                return (([chunk] if _keep(chunk) else []), after,
+                        _tail_at(handle.fileno(), after), None)
+            return [], offset, None, None
+        lines = chunk[:cut].split(b"\n")[:_BATCH_LINES]
+        after = offset + sum(len(line) + 1 for line in lines)
+        return [line for line in lines if _keep(line)], after, _tail_at(handle.fileno(),
+                                                                         after), None
 
 
-def _read_compressed(path: Path, offset: int) -> tuple[list[bytes], int]:
-    """Lines of a compressed segment from the uncompressed ``offset``, bounded."""
+def _read_compressed(path: Path, offset: int) -> _Read:
+    """Lines of a compressed segment from the uncompressed ``offset``, bounded (a line
+    past the read limit: a gap of its own)."""
     position = 0
+    recent = b""
     lines: list[bytes] = []
     for frame in iter_frames(path):
         for line in frame:
             size = len(line) + 1
             if position >= offset:
+                if size > _LINE_MAX:
+                    if lines:  # the lines before it first
+                        return [x for x in lines if _keep(x)], position, _hash(recent), None
+                    gap = None if not line.strip(b"\x00") else _oversize(
+                        path, position, position + size, line)
+                    return [], position + size, _hash((line + b"\n")[-_TAIL:]), gap
                 lines.append(line)
-                if len(lines) >= _BATCH_LINES:
-                    return [x for x in lines if _keep(x)], position + size
+            recent = (line + b"\n")[-_TAIL:]
             position += size
-    return [x for x in lines if _keep(x)], max(position, offset)
+            if position > offset and len(lines) >= _BATCH_LINES:
+                return [x for x in lines if _keep(x)], position, _hash(recent), None
+    if position <= offset:
+        return [], offset, None, None
+    return [x for x in lines if _keep(x)], position, _hash(recent), None
+
+
+def _content(segment: Segment) -> bytes:
+    """A closed segment's bytes, uncompressed."""
+    if not segment.compressed:
+        return segment.path.read_bytes()
+    return b"".join(line + b"\n" for frame in iter_frames(segment.path) for line in frame)
+
+
+def _in_place(cursor: Cursor, ino: int) -> bool:
+    """Whether the cursor's offset is in the file it was taken in (inode ``ino``): a
+    closed segment is never written again, but a purge rewrites it without its old lines
+    (purge.py ``_rewrite``: a new file renamed over it) and the offsets after them move
+    back. The tail alone (the line before the offset) cannot say so: a record's line need
+    not be unique (events of one kind in one millisecond carry no id), and an identical
+    line could end at the old offset in the new file, the lines between skipped (hrev160)."""
+    return cursor.offset == 0 or (cursor.ino != 0 and cursor.ino == ino)
+
+
+def _found_again(segment: Segment, cursor: Cursor, ino: int) -> Cursor:
+    """The cursor in another file of its segment (a purge's rewrite, a compression, or a
+    cursor that names no inode): after the FIRST line equal to the one before it (never
+    past its true place: a purge keeps or drops identical lines alike), else the
+    segment's start (sent again: the archiver keeps a decision once; nothing skipped).
+    Said when the offset moves."""
+    data = _content(segment)
+    offset = 0
+    if cursor.tail:
+        for match in re.finditer(rb"\n", data):
+            end = match.end()
+            if _hash(_last_line(data[max(0, end - _TAIL):end])) == cursor.tail:
+                offset = end
+                break
+        if offset == 0 and data and not data.endswith(b"\n") and (
+                _hash(_last_line(data)) == cursor.tail):
+            offset = len(data)  # after a closed segment's last line with no newline
+    if offset != cursor.offset:
+        _log.warning("stream_segment_rewritten", segment=segment.path.name,
+                     was_offset=cursor.offset, now_offset=offset,
+                     detail="the segment under the stream cursor is another file (a purge "
+                            "rewrote it) or the cursor names no line to check (saved by an "
+                            "earlier version): "
+                            + ("the cursor's place was found in it; the sender goes on "
+                               "from there" if offset else
+                               "its place is not found: the segment is sent again from "
+                               "its start (the archiver keeps a decision once)"))
+    return replace(cursor, offset=offset, ino=ino, tail=cursor.tail if offset else "")
 
 
 def _segment_at(closed: list[Segment], stamp: datetime) -> Segment | None:
@@ -228,8 +382,9 @@ def _segment_at(closed: list[Segment], stamp: datetime) -> Segment | None:
 
 
 def read_step(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap | None]:
-    """The next lines from ``cursor`` (at most a batch) and the cursor after them. No lines
-    and the same cursor: caught up. Runs in a thread (file IO)."""
+    """The next lines from ``cursor`` (at most a batch), the cursor after them, and what
+    the stream will not have between (a gap). No lines, no gap and the same cursor: caught
+    up. Runs in a thread (file IO)."""
     if cursor.stamp is not None:
         return _step_closed(log, cursor, cursor.stamp)
     return _step_current(log, cursor)
@@ -244,15 +399,20 @@ def _step_closed(log: Path, cursor: Cursor, stamp: datetime,
         purged = Gap(f"{log.name}.{stamp:%Y%m%dT%H%M%S%f}Z", cursor.offset)
         return [], _next_after(log, closed, stamp), purged
     try:
+        ino = os.stat(segment.path).st_ino
+        if not _in_place(cursor, ino):
+            return [], _found_again(segment, cursor, ino), None
         if segment.compressed:
-            lines, offset = _read_compressed(segment.path, cursor.offset)
+            lines, offset, tail, gap = _read_compressed(segment.path, cursor.offset)
         else:
-            lines, offset = _read_plain(segment.path, cursor.offset, None)
+            lines, offset, tail, gap = _read_plain(segment.path, cursor.offset, None)
+        if os.stat(segment.path).st_ino != ino:  # rewritten during the read: again
+            return [], cursor, None
     except FileNotFoundError:  # compressed or purged between the listing and the read
         return [], cursor, None
     if offset == cursor.offset and not lines:  # its end: the next segment
         return [], _next_after(log, closed, stamp), None
-    return lines, replace(cursor, offset=offset), None
+    return lines, replace(cursor, offset=offset, ino=ino, tail=tail or cursor.tail), gap
 
 
 def _step_current(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap | None]:
@@ -264,21 +424,23 @@ def _step_current(log: Path, cursor: Cursor) -> tuple[list[bytes], Cursor, Gap |
         later = [s for s in closed if cursor.after is None or (
             s.closed_at is not None and s.closed_at > cursor.after)]
         if later and later[0].closed_at is not None:
-            # rotated since (or the file we waited for was made and rotated): that segment
-            return [], Cursor(stamp=later[0].closed_at, offset=cursor.offset), None
+            # rotated since (or the file we waited for was made and rotated): that segment,
+            # its tail checked there (purge closes the current file, then rewrites it)
+            return [], Cursor(stamp=later[0].closed_at, offset=cursor.offset,
+                              ino=cursor.ino, tail=cursor.tail), None
         gap: Gap | None = None
         if cursor.ino != 0 and cursor.offset > 0:  # the file went away, not rotated
-            gap = Gap(log.name, cursor.offset)
+            gap = Gap(log.name, cursor.offset, reason="gone")
         if ino == 0:
             return [], Cursor(stamp=None, offset=0, ino=0, after=cursor.after), gap
         return [], Cursor(stamp=None, offset=0, ino=ino, after=cursor.after), gap
     if size == cursor.offset:
         return [], cursor, None
     try:
-        lines, offset = _read_plain(log, cursor.offset, size, ino)
+        lines, offset, tail, gap = _read_plain(log, cursor.offset, size, ino)
     except FileNotFoundError:
         return [], cursor, None
-    return lines, replace(cursor, offset=offset), None
+    return lines, replace(cursor, offset=offset, tail=tail or cursor.tail), gap
 
 
 def _next_after(log: Path, closed: list[Segment], stamp: datetime) -> Cursor:
@@ -312,6 +474,7 @@ class LogStreamSender:
         self._down = False
         self._read_down = False
         self._backoff = 0.1
+        self._backlog = 0  # lines sent since the stream was last caught up
         # No cursor saved yet (the first start on this data dir): the end of the log now,
         # taken before this process writes anything (at start-up, not on the loop)
         self._initial: Cursor | None = None if cursor_path(log).exists() else start_cursor(log)
@@ -387,13 +550,16 @@ class LogStreamSender:
                     return
                 continue
             self._read_down = False
-            if gap is not None:
+            entries = lines
+            if gap is not None:  # on the stream in its place, or the cursor stays
                 self._said_gap(gap)
-            if lines and not await self._deliver(lines, cursor):
+                entries = [gap.entry(self._node), *lines]
+            if entries and not await self._deliver(entries, cursor):
                 if self._closing:
                     self.unsent = True
                     return
                 continue
+            self._sent_lines(len(lines))
             self.cursor = cursor = after
             moved = after != saved
             if moved and (not lines or time.monotonic() - saved_at >= _SAVE_EVERY_S):
@@ -401,6 +567,7 @@ class LogStreamSender:
                 saved, saved_at = after, time.monotonic()
             if lines or moved:
                 continue
+            self._backlog = 0  # caught up
             if self._closing:
                 return
             with contextlib.suppress(TimeoutError):
@@ -422,10 +589,36 @@ class LogStreamSender:
         return True
 
     def _said_gap(self, gap: Gap) -> None:
+        """Said and counted once (found again while Redis is down: its entry not sent)."""
+        if gap in self.gaps:
+            return
         self.gaps.append(gap)
+        if gap.reason == "oversize":
+            detail = (f"a line of {(gap.end or gap.offset) - gap.offset} bytes, longer "
+                      f"than the {_LINE_MAX} the stream takes (a record is a few KiB: the "
+                      "file is damaged there), is not sent: it is in the node's file alone")
+        else:
+            detail = ("the segment was gone (purged, or the file removed) before its lines "
+                      "were sent to the stream: the archive has no records of it from the "
+                      "stream")
         _log.warning("stream_gap", node=self._node, segment=gap.segment, offset=gap.offset,
-                     detail="the segment was gone (purged) before its lines were sent to "
-                            "the stream: the archive has no records of it from the stream")
+                     end=gap.end, reason=gap.reason, decision_id=gap.decision_id or None,
+                     detail=detail + "; a stream-gap entry says so on the stream")
+
+    def _sent_lines(self, count: int) -> None:
+        """Count lines sent; a backlog (sent without catching up) past the stream's MAXLEN
+        is said once: the approximate trim of each XADD may take entries of it no archiver
+        read (the archiver counts those lost: ``archive.ingest._trimmed_undelivered``)."""
+        self.sent += count
+        before, self._backlog = self._backlog, self._backlog + count
+        if before <= self._maxlen < self._backlog:
+            _log.warning("stream_backlog_over_maxlen", node=self._node, key=self._key,
+                         backlog_sent=self._backlog, maxlen=self._maxlen,
+                         detail="more lines were sent without catching up than the stream "
+                                "keeps ([log] stream_maxlen): entries no archiver read may "
+                                "have been trimmed; `callguard archive` counts them lost; "
+                                "archive this node's log with `callguard archive --file`, "
+                                "or raise stream_maxlen")
 
     async def _deliver(self, lines: list[bytes], cursor: Cursor) -> bool:
         """Send a batch; False (said once an outage, then a pause growing to 5 s) when
@@ -454,7 +647,6 @@ class LogStreamSender:
             for line in lines:
                 pipe.xadd(self._key, {"r": line}, maxlen=self._maxlen, approximate=True)
             await pipe.execute()
-        self.sent += len(lines)
 
     async def aclose(self, timeout: float = 2.0) -> None:
         """Send up to the end of the file (bounded by ``timeout``), save the cursor, stop."""

@@ -1,0 +1,47 @@
+"""The readers of the stream meet a ``stream-gap`` entry (hoff32: a node's sender puts it
+where records of its log will not come): it is not a decision, so no report counts it as
+a call, and neither `report` on a stream host nor `archive --stream` chokes on it (hrev160
+review). Real redis-server, real records (`callguard check`), the entry as the sender
+makes it (``Gap.entry``)."""
+
+from __future__ import annotations
+
+import orjson
+import redis
+
+from callguard.compliance.stream_cursor import Gap
+from tests.log_files import cli, config
+
+KEY = "callguard:compliance"
+
+
+def test_a_stream_gap_entry_is_no_call_in_report_nor_archive(tmp_path, redis_server):
+    data = tmp_path / "node-a"
+    data.mkdir()
+    path = config(tmp_path, data, node="node-a")
+    text = path.read_text().replace('url = "redis://127.0.0.1:6379/0"',
+                                    f'url = "{redis_server.url}"')
+    path.write_text(text.replace("redis_stream = false", "redis_stream = true"))
+    done = cli("check", "+18015550101", "--campaign", "ut-solar-manual", "--at",
+               "2026-12-07T17:00:00Z", "--json", config_path=path)
+    assert done.stdout, done.stderr
+    gap = Gap("compliance.jsonl.20261207T150000000000Z", 4096, 4096 + (3 << 19), "oversize",
+              orjson.loads(done.stdout)["decision_id"])
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.xadd(KEY, {"r": gap.entry("node-b")})
+        client.xadd(KEY, {"r": Gap("compliance.jsonl", 80, reason="gone").entry("node-b")})
+    finally:
+        client.close()
+    for args in (("--stream",), ()):
+        report = cli("report", *args, "--json", config_path=path)
+        assert report.returncode == 0, report.stderr
+        assert orjson.loads(report.stdout)["decisions"] == 1, report.stdout
+    archived = cli("archive", "--stream", "--json", config_path=path)
+    assert archived.returncode == 0, archived.stderr
+    after = cli("report", "--json", config_path=path)
+    assert after.returncode == 0, after.stderr
+    assert orjson.loads(after.stdout)["decisions"] == 1, after.stdout
+    tail = cli("tail", "--stream", "--json", config_path=path)
+    assert tail.returncode == 0, tail.stderr
+    assert "stream-gap" in tail.stdout
