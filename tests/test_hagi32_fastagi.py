@@ -1,15 +1,23 @@
-"""hagi32: the FastAGI front's once-a-minute lines as one mechanism (``KindLog``).
+"""hagi32: the FastAGI front against hostile peers, leftovers.
 
-server.py had three limiters: ``KindLog`` for ``fastagi_bad_headers``, and two written
-by hand, ``_log_capped`` (``fastagi_connections_capped``) and ``_log_refused``
-(``fastagi_refused_source``, a bounded table of sources with a "*" line for the rest).
-They are one now; each line keeps its event, its field names and its arithmetic (the
-first at once, then one a minute with the count since, itself included). On main these
-tests fail: ``KindLog`` takes no field names nor bound, and the server has no
-``_refused_sources_log`` / ``_connections_capped_log``.
-"""
+1. The front's once-a-minute lines as one mechanism (``KindLog``). server.py had three
+   limiters: ``KindLog`` for ``fastagi_bad_headers``, and two written by hand,
+   ``_log_capped`` (``fastagi_connections_capped``) and ``_log_refused``
+   (``fastagi_refused_source``, a bounded table of sources with a "*" line for the
+   rest). Each line keeps its event, its field names and its arithmetic (the first at
+   once, then one a minute with the count since, itself included). Fail on the parent:
+   ``KindLog`` takes no field names nor bound; no ``_refused_sources_log`` /
+   ``_connections_capped_log``.
+2. A close with the peer's bytes unread is a reset, which drops what callguard's kernel
+   still holds for the peer: ``close_bounded`` now waits (bounded, polling) until it is
+   acknowledged. Real TCP sockets; the peer's window closed so the answer sits queued.
+   Fail on the parent: the peer gets 1152 of 8034 bytes; ``close_bounded`` says True."""
 
 from __future__ import annotations
+
+import asyncio
+import socket
+import threading
 
 import structlog
 
@@ -17,6 +25,7 @@ from callguard.config import load_settings
 from callguard.fronts.fastagi import server as server_module
 from callguard.fronts.fastagi.kindlog import KindLog
 from callguard.fronts.fastagi.server import FastAgiServer
+from callguard.fronts.fastagi.wire import bound_writes, close_bounded
 
 
 class _Lines:
@@ -108,3 +117,107 @@ def test_the_refused_line_names_the_address_as_written(tmp_path, monkeypatch):
     assert [(e["source"], e["refused"]) for e in logged] == [("10.1.2.3", 1)]
     assert server._refused_log.pending("10.1.2.3") == 1
     assert "allowed_sources" in logged[0]["fix"]
+
+
+# -- 2. The BLOCK, then a close with unread input (a reset) ------------------------------
+
+def _flood(sock: socket.socket) -> int:
+    """The peer writes until callguard's side stops taking bytes (asyncio has stopped
+    reading, the kernel's buffers are full): what it got in."""
+    sock.settimeout(0.2)
+    sent = 0
+    try:
+        while True:
+            sent += sock.send(b"7" * 65536)
+    except TimeoutError:
+        pass
+    sock.settimeout(None)
+    return sent
+
+
+def _reader_after(sock: socket.socket, go: threading.Event) -> bytes:
+    """The peer: reads nothing until ``go``, then everything until the end (an RST after
+    the data is kept on Linux: ``recv`` gives the data, then the reset)."""
+    go.wait(5)
+    sock.settimeout(3)
+    got = b""
+    try:
+        while more := sock.recv(65536):
+            got += more
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return got
+
+
+async def _pair(rcvbuf: int) -> tuple[socket.socket, asyncio.StreamReader,
+                                       asyncio.StreamWriter, asyncio.Server]:
+    """A real TCP connection: a blocking peer socket (its receive buffer ``rcvbuf``) and
+    callguard's side as the FastAGI handler gets it (``bound_writes``)."""
+    accepted: asyncio.Queue = asyncio.Queue()
+
+    async def handler(reader, writer):
+        await accepted.put((reader, writer))
+
+    # The reader's limit small, as the front's is against a block: asyncio stops reading
+    # at twice it, so what the peer sends past that stays unread in the kernel.
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, limit=1024)
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    await asyncio.to_thread(peer.connect, server.sockets[0].getsockname())
+    reader, writer = await accepted.get()
+    bound_writes(writer)
+    return peer, reader, writer, server
+
+
+async def test_a_close_with_unread_input_waits_until_the_answer_is_acknowledged():
+    """The peer sent bytes callguard never read (a block read no further), and the
+    answer is still in callguard's send queue (the peer's window is closed: its receive
+    buffer the smallest, and it reads only later). A close with unread input is a reset
+    (tcp_close: ``tcp_send_active_reset``), and what the queue held is dropped: on the
+    parent the peer got the first part only, never the answer's line. Now
+    ``close_bounded`` waits, bounded and without blocking the loop, until the kernel's
+    queue is acknowledged (``TIOCOUTQ`` 0), then closes: the peer reads it all."""
+    peer, _reader, writer, server = await _pair(1)
+    try:
+        await asyncio.to_thread(_flood, peer)  # left unread by callguard
+        answer = b"x" * 8000 + b"EXEC MSet CALLGUARD_VERDICT=BLOCK\n"
+        writer.write(answer)
+        assert writer.transport.get_write_buffer_size() == 0  # all in the kernel
+        go = threading.Event()
+        reading = asyncio.create_task(asyncio.to_thread(_reader_after, peer, go))
+        closing = asyncio.create_task(close_bounded(writer, 2.0))
+        await asyncio.sleep(0.05)  # the close has begun (on the parent: done, a reset)
+        go.set()  # only now the peer reads
+        assert await closing is True
+        got = await reading
+    finally:
+        peer.close()
+        server.close()
+    assert got == answer, (len(got), len(answer))
+
+
+async def test_a_peer_that_never_acknowledges_is_closed_within_the_bound():
+    """The same, the peer reading nothing at all: the wait ends at its bound (the loop
+    goes on meanwhile), the connection closed, and ``close_bounded`` says bytes were
+    lost (False: the handler counts ``close_aborted``)."""
+    peer, _reader, writer, server = await _pair(1)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticking = asyncio.create_task(tick())
+    try:
+        await asyncio.to_thread(_flood, peer)
+        writer.write(b"x" * 8000 + b"\n")
+        async with asyncio.timeout(5):
+            assert await close_bounded(writer, 2.0) is False
+        assert writer.transport.is_closing()
+        assert ticks > 1  # the loop was not blocked while waiting
+    finally:
+        ticking.cancel()
+        peer.close()
+        server.close()
