@@ -268,9 +268,14 @@ class FastAgiServer(Application):  # type: ignore[misc]
             counts["reply_failed"] += 1
             _log.warning("fastagi_session_failed", error=type(exc).__name__)
         finally:
-            self.stats.connected -= 1
-            if not await close_bounded(writer, self.settings.reply_timeout_ms / 1000):
-                counts["close_aborted"] += 1
+            # Counted until closed: ``close_bounded`` may wait (the peer's acknowledgement,
+            # unsent bytes), the socket open, and ``max_connections`` bounds open sockets
+            # (sized under the open-files limit); the stop's drain waits for it too.
+            try:
+                if not await close_bounded(writer, self.settings.reply_timeout_ms / 1000):
+                    counts["close_aborted"] += 1
+            finally:
+                self.stats.connected -= 1
 
     async def _refuse_unread(self, writer: asyncio.StreamWriter) -> None:
         """A block larger than ``max_header_bytes`` whose end came, or that was read no

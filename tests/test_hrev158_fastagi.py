@@ -1,0 +1,99 @@
+"""hrev158 (review of hagi32): a socket waiting in ``close_bounded`` is still counted.
+
+hagi32's ``close_bounded`` waits (at most 300 ms) before a close that would be a reset,
+until the peer acknowledged the answer. The handler took the socket off
+``stats.connected`` before that wait: a socket still open, not counted against
+``max_connections``, which ``callguard serve`` sizes under the open-files limit. Peers
+that do not acknowledge (their window closed, or ACKs dropped on their host) and cycle
+fast could hold ``max_connections`` counted sockets plus every one still waiting:
+descriptors past the cap (EMFILE refuses Asterisk's calls, the stores' files). And the
+stop's drain (``_drain_fastagi``) reads ``stats.connected``: it ended while sockets still
+waited. Real TCP sockets, callguard's own handler; the peer's window closed by bytes
+queued before its block (it reads only later). Fails on hagi32: ``connected`` is 0 while
+the socket waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from dataclasses import replace
+
+from callguard.fronts.fastagi import wire
+from tests.test_fastagi import node
+
+__all__ = ["node"]  # the fixture, from test_fastagi: max_header_bytes 16 KiB
+
+
+def _flood(sock: socket.socket) -> int:
+    """The peer writes a block with no end until callguard's side stops taking bytes."""
+    sock.settimeout(0.5)
+    sent = 0
+    try:
+        while True:
+            sent += sock.send(b"7" * 65536)
+    except TimeoutError:
+        pass
+    sock.settimeout(None)
+    return sent
+
+
+def _read_all(sock: socket.socket, go: threading.Event) -> bytes:
+    """The peer reads nothing until ``go``, then all until the end (or the reset)."""
+    go.wait(30)
+    sock.settimeout(30)
+    got = b""
+    try:
+        while more := sock.recv(65536):
+            got += more
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return got
+
+
+async def test_a_socket_waiting_for_its_ack_still_counts_against_max_connections(
+        node, monkeypatch):
+    """A block read no further (past ``max_header_bytes`` + 64 KiB), answered BLOCK into a
+    closed window: while ``close_bounded`` waits for the acknowledgement the socket is
+    open, and counted; once the peer reads, it gets the BLOCK, and the count is 0."""
+    monkeypatch.setattr(wire, "_ACK_WAIT", 30.0)  # the wait ends on the ack, not a clock
+    node.settings = replace(node.settings, reply_timeout_ms=30000)
+    accepted: asyncio.Queue = asyncio.Queue()
+
+    async def take(reader, writer):
+        await accepted.put((reader, writer))
+
+    listener = await asyncio.start_server(take, "127.0.0.1", 0,
+                                          limit=node.settings.max_header_bytes)
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # its window the smallest
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)  # past the 64 KiB
+    go = threading.Event()
+    try:
+        await asyncio.to_thread(peer.connect, listener.sockets[0].getsockname())
+        reader, writer = await accepted.get()
+        await asyncio.to_thread(_flood, peer)
+        filler = b"x" * 8000  # what the peer's window cannot take before it reads
+        writer.write(filler)
+        serving = asyncio.create_task(node.handler(reader, writer))
+        reading = asyncio.create_task(asyncio.to_thread(_read_all, peer, go))
+        async with asyncio.timeout(20):
+            while not node.stats.counts["too_large_answered"]:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert not serving.done()  # waiting for the peer's acknowledgement
+        assert not writer.transport.is_closing()
+        assert node.stats.connected == 1  # hagi32: 0, an open socket not counted
+        go.set()
+        async with asyncio.timeout(30):
+            await serving
+        got = await reading
+    finally:
+        go.set()
+        peer.close()
+        listener.close()
+    assert node.stats.connected == 0
+    assert node.stats.counts["close_aborted"] == 0
+    assert got.startswith(filler), len(got)
+    assert b"CALLGUARD_VERDICT=BLOCK" in got[len(filler):], got[-300:]
