@@ -16,12 +16,15 @@ the socket waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from dataclasses import replace
 
 from callguard.fronts.fastagi import wire
+from callguard.fronts.fastagi.wire import close_bounded
 from tests.test_fastagi import node
+from tests.test_hagi32_fastagi import _pair
 
 __all__ = ["node"]  # the fixture, from test_fastagi: max_header_bytes 16 KiB
 
@@ -97,3 +100,23 @@ async def test_a_socket_waiting_for_its_ack_still_counts_against_max_connections
     assert node.stats.counts["close_aborted"] == 0
     assert got.startswith(filler), len(got)
     assert b"CALLGUARD_VERDICT=BLOCK" in got[len(filler):], got[-300:]
+
+
+async def test_a_close_cancelled_while_it_waits_still_closes_the_socket():
+    """The stop cancels a session still waiting in ``close_bounded`` (the drain's cap
+    reached): the socket is closed all the same. On hagi32 the cancellation came before
+    ``writer.close()``: the socket stayed open until the transport was collected."""
+    peer, _reader, writer, server = await _pair(1)
+    try:
+        await asyncio.to_thread(_flood, peer)
+        writer.write(b"x" * 8000 + b"\n")  # queued behind the peer's closed window
+        closing = asyncio.create_task(close_bounded(writer, 30.0))
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # waiting for the acknowledgement
+        closing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closing
+        assert writer.transport.is_closing()
+    finally:
+        peer.close()
+        server.close()

@@ -203,7 +203,11 @@ async def close_bounded(writer: asyncio.StreamWriter, timeout: float) -> bool:
     transport = writer.transport
     kept = True
     if transport.get_write_buffer_size() == 0 and not transport.is_closing():
-        kept = await _acknowledged(writer, min(timeout, _ACK_WAIT))
+        try:
+            kept = await _acknowledged(writer, min(timeout, _ACK_WAIT))
+        except asyncio.CancelledError:
+            writer.close()  # a stop cut the wait short: closed all the same (hrev158)
+            raise
     writer.close()
     if transport.get_write_buffer_size() == 0:
         return kept
