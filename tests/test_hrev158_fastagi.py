@@ -120,3 +120,28 @@ async def test_a_close_cancelled_while_it_waits_still_closes_the_socket():
     finally:
         peer.close()
         server.close()
+
+
+async def test_a_peer_that_reset_is_not_waited_for(monkeypatch):
+    """The peer reset the connection (Asterisk closed with callguard's bytes unread:
+    a caller who hung up while callguard answered). Its kernel acknowledges nothing
+    more, yet TIOCOUTQ and FIONREAD keep their counts after the reset (Linux: the
+    socket in TCP_CLOSE keeps ``write_seq - snd_una`` and its receive queue): on hagi32
+    the close waited its whole bound for nothing (300 ms, the slot held) and counted
+    ``close_aborted``. It closes at once now. The bound raised so that the old wait
+    shows as a timeout here, not as 300 ms."""
+    monkeypatch.setattr(wire, "_ACK_WAIT", 30.0)
+    peer, _reader, writer, server = await _pair(1)
+    try:
+        await asyncio.to_thread(_flood, peer)
+        writer.write(b"x" * 8000 + b"\n")  # queued behind the peer's closed window
+        peer.close()  # its receive queue unread: a reset
+        async with asyncio.timeout(10):
+            while writer.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != 7:  # TCP_CLOSE
+                await asyncio.sleep(0.01)
+        async with asyncio.timeout(10):  # hagi32: waits the 30 s
+            assert await close_bounded(writer, 30.0) is True
+        assert writer.transport.is_closing()
+    finally:
+        server.close()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import re
+import socket
 import struct
 import termios
 import unicodedata
@@ -75,6 +76,7 @@ _GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what f
 # what the kernel still holds for it (``_acknowledged``), polled every _ACK_POLL s.
 _ACK_WAIT = 0.3
 _ACK_POLL = 0.01
+_TCP_CLOSE = 7  # include/net/tcp_states.h: the state a reset leaves a socket in
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
 # Bytes of one command line Asterisk reads whole, its LF included: res_agi.c ``run_agi``
@@ -235,6 +237,21 @@ def _queued(writer: asyncio.StreamWriter, request: int | None) -> int:
     return int(struct.unpack("i", raw)[0])
 
 
+def _reset(writer: asyncio.StreamWriter) -> bool:
+    """Whether the peer reset the connection already (Linux ``TCP_INFO``: TCP_CLOSE). The
+    queues keep their counts after a reset (the socket keeps ``write_seq - snd_una`` and
+    its receive queue), though nothing will be acknowledged any more: not to be waited
+    for (hrev158). Reads the state only (``SO_ERROR`` would clear the error)."""
+    sock = writer.get_extra_info("socket")
+    request = getattr(socket, "TCP_INFO", None)
+    if sock is None or request is None:
+        return False
+    try:
+        return bool(sock.getsockopt(socket.IPPROTO_TCP, request, 1)[0] == _TCP_CLOSE)
+    except (OSError, ValueError, IndexError):
+        return False
+
+
 async def _acknowledged(writer: asyncio.StreamWriter, bound: float) -> bool:
     """Wait, at most ``bound`` s and polling (the loop goes on), while the peer has not
     acknowledged every byte sent to it (Linux ``TIOCOUTQ``, SIOCOUTQ on a TCP socket:
@@ -256,7 +273,7 @@ async def _acknowledged(writer: asyncio.StreamWriter, bound: float) -> bool:
     deadline = loop.time() + bound
     outq = getattr(termios, "TIOCOUTQ", None)
     inq = getattr(termios, "FIONREAD", None)
-    while _queued(writer, outq) and _queued(writer, inq):
+    while _queued(writer, outq) and _queued(writer, inq) and not _reset(writer):
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(_ACK_POLL)
