@@ -158,7 +158,7 @@ def _bare_server(tmp_path) -> FastAgiServer:
     """A server object for its refusal log only (nothing listens)."""
     server = FastAgiServer.__new__(FastAgiServer)
     server.settings = load_settings(data_dir=tmp_path).fastagi
-    server._refused_logged = {}
+    server._refused_log = server_module._refused_sources_log()  # hagi32: KindLog
     return server
 
 
@@ -188,7 +188,7 @@ def test_a_scan_of_many_sources_cannot_fill_the_log(tmp_path, monkeypatch):
     sources = [e["source"] for e in logged]
     assert len(sources) == server_module._REFUSED_LOG_SOURCES + 1, len(sources)
     assert sources[-1] == "*"
-    assert server._refused_logged["*"][1] == 1000 - len(sources)
+    assert server._refused_log.pending("*") == 1000 - len(sources)
 
 
 async def _raw_answer(port: int, block: bytes) -> dict[str, str]:

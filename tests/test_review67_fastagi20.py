@@ -127,7 +127,7 @@ def _bare_server(tmp_path) -> FastAgiServer:
     """A server object for its refusal log only (nothing listens)."""
     server = FastAgiServer.__new__(FastAgiServer)
     server.settings = load_settings(data_dir=tmp_path).fastagi
-    server._refused_logged = {}
+    server._refused_log = server_module._refused_sources_log()  # hagi32: KindLog
     return server
 
 
@@ -145,4 +145,4 @@ def test_a_new_source_is_named_again_once_the_remembered_are_a_minute_old(
         clock[0] += 61.0
         server._log_refused("192.0.2.10")
     assert logged[-1]["source"] == "192.0.2.10", logged[-1]
-    assert len(server._refused_logged) <= server_module._REFUSED_LOG_SOURCES + 1
+    assert len(server._refused_log) <= server_module._REFUSED_LOG_SOURCES + 1

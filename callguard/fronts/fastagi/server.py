@@ -112,6 +112,21 @@ def liveness_warning(settings: FastAgiSettings, *, ami: bool) -> str | None:
             "ask_liveness = false")
 
 
+def _refused_sources_log() -> KindLog:
+    """``fastagi_refused_source``: a line a minute per source, ``refused`` the connections
+    since its last one; ``_REFUSED_LOG_SOURCES`` sources remembered, all others under
+    ``source`` "*" (a scan cannot fill the log, nor the table)."""
+    return KindLog(_log, "fastagi_refused_source", _REFUSED_LOG_S, kind_field="source",
+                   count_field="refused", period_field=None, kinds=_REFUSED_LOG_SOURCES)
+
+
+def _connections_capped_log() -> KindLog:
+    """``fastagi_connections_capped``: a line a minute, ``refused`` the connections closed
+    at ``max_connections`` since the last one."""
+    return KindLog(_log, "fastagi_connections_capped", _REFUSED_LOG_S, kind_field=None,
+                   count_field="refused", period_field=None)
+
+
 @dataclass
 class FastAgiStats:
     """Counters an operator (and the metrics endpoint) can read."""
@@ -136,10 +151,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # ALLOWs being answered, by decision id: what a withdrawal gives back (_withdraw).
         self._answering: dict[str, Decision] = {}
         self._reasons: dict[str, str] = {}  # verdict reason -> as answered (``_reason``)
-        # Refused sources: when last logged, refusals since (``_log_refused``).
-        self._refused_logged: dict[str, tuple[float, int]] = {}
-        self._capped_logged = -_REFUSED_LOG_S  # when max_connections was last logged
-        self._capped_refused = 0  # connections closed at it since
+        # The front's once-a-minute lines, one mechanism (``KindLog``).
+        self._refused_log = _refused_sources_log()
+        self._capped_log = _connections_capped_log()
         self._bad_headers = KindLog(_log, "fastagi_bad_headers", _REFUSED_LOG_S)
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
@@ -190,47 +204,30 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     def _log_capped(self) -> None:
         """Say that a connection was closed at ``max_connections``, a line a minute at most
-        (``refused``: closed since the last line). Closed unanswered, the call's dialplan
-        says only ``callguard:no-answer``: without this line nothing tells the operator
-        that sockets still sending their header block (slow or idle peers) held them all."""
-        now = time.monotonic()
-        self._capped_refused += 1
-        if now - self._capped_logged < _REFUSED_LOG_S:
-            return
-        self._capped_logged = now
-        _log.warning("fastagi_connections_capped", cap=self.settings.max_connections,
-                     refused=self._capped_refused,
-                     fix="peers hold sockets without finishing their header block (see "
-                         "header_timeout in the counts); raise [fastagi] max_connections "
-                         "only if the open-files limit allows it")
-        self._capped_refused = 0
+        (``refused``: closed since the last line; ``_connections_capped_log``). Closed
+        unanswered, the call's dialplan says only ``callguard:no-answer``: without this
+        line nothing tells the operator that sockets still sending their header block
+        (slow or idle peers) held them all."""
+        self._capped_log.note(
+            "", cap=self.settings.max_connections,
+            fix="peers hold sockets without finishing their header block (see "
+                "header_timeout in the counts); raise [fastagi] max_connections "
+                "only if the open-files limit allows it")
 
     def _log_refused(self, source: str) -> None:
         """Say that ``source`` was refused: an Asterisk missing from ``allowed_sources``
         otherwise shows only ``callguard:no-answer`` on every call, and the operator no
         address to add. A line a minute per source at most (``refused`` counts the
         connections since its last line), and a minute's line for all others once
-        ``_REFUSED_LOG_SOURCES`` are remembered: a scan cannot fill the log. The address
-        only, never a byte the peer sent, as ``allowed_sources`` would list it
-        (``as_written``): on ``host = "::"`` an IPv4 Asterisk was named
-        ``::ffff:10.1.2.3``, where SIP's and HTTP's lines (StrangerLog) name ``10.1.2.3``."""
-        now = time.monotonic()
-        source = as_written(source)
-        logged = self._refused_logged
-        if source not in logged and len(logged) >= _REFUSED_LOG_SOURCES:
-            for old in [s for s, (at, _) in logged.items() if now - at >= _REFUSED_LOG_S]:
-                del logged[old]
-            if len(logged) >= _REFUSED_LOG_SOURCES:
-                source = "*"  # every other source, under one line a minute
-        at, refused = logged.get(source, (now - _REFUSED_LOG_S, 0))
-        refused += 1
-        if now - at < _REFUSED_LOG_S:
-            logged[source] = (at, refused)
-            return
-        logged[source] = (now, 0)
-        _log.warning("fastagi_refused_source", source=source, refused=refused,
-                     fix="add this Asterisk's address to [fastagi] allowed_sources, or "
-                         "keep the peer away from the FastAGI port")
+        ``_REFUSED_LOG_SOURCES`` are remembered: a scan cannot fill the log
+        (``_refused_sources_log``). The address only, never a byte the peer sent, as
+        ``allowed_sources`` would list it (``as_written``): on ``host = "::"`` an IPv4
+        Asterisk was named ``::ffff:10.1.2.3``, where SIP's and HTTP's lines (StrangerLog)
+        name ``10.1.2.3``."""
+        self._refused_log.note(
+            as_written(source),
+            fix="add this Asterisk's address to [fastagi] allowed_sources, or "
+                "keep the peer away from the FastAGI port")
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One FastAGI session. Replaces panoramisk's handler (see wire.py for why)."""
@@ -271,9 +268,14 @@ class FastAgiServer(Application):  # type: ignore[misc]
             counts["reply_failed"] += 1
             _log.warning("fastagi_session_failed", error=type(exc).__name__)
         finally:
-            self.stats.connected -= 1
-            if not await close_bounded(writer, self.settings.reply_timeout_ms / 1000):
-                counts["close_aborted"] += 1
+            # Counted until closed: ``close_bounded`` may wait (the peer's acknowledgement,
+            # unsent bytes), the socket open, and ``max_connections`` bounds open sockets
+            # (sized under the open-files limit); the stop's drain waits for it too.
+            try:
+                if not await close_bounded(writer, self.settings.reply_timeout_ms / 1000):
+                    counts["close_aborted"] += 1
+            finally:
+                self.stats.connected -= 1
 
     async def _refuse_unread(self, writer: asyncio.StreamWriter) -> None:
         """A block larger than ``max_header_bytes`` whose end came, or that was read no

@@ -30,7 +30,11 @@ the work is bounded whatever the peer sent; ``quoted`` when ``repr`` spells it.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import re
+import socket
+import struct
+import termios
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +72,11 @@ _MAX_TAIL = 65536
 SKIP_PAST_LIMIT = 65536
 _HANGUP = b"HANGUP\n"
 _GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what follows it
+# s: how long a close that would be a reset waits, at most, for the peer to acknowledge
+# what the kernel still holds for it (``_acknowledged``), polled every _ACK_POLL s.
+_ACK_WAIT = 0.3
+_ACK_POLL = 0.01
+_TCP_CLOSE = 7  # include/net/tcp_states.h: the state a reset leaves a socket in
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
 # Bytes of one command line Asterisk reads whole, its LF included: res_agi.c ``run_agi``
@@ -188,11 +197,22 @@ def bound_writes(writer: asyncio.StreamWriter) -> None:
 async def close_bounded(writer: asyncio.StreamWriter, timeout: float) -> bool:
     """Close the connection; bytes still unsent get ``timeout`` to reach the kernel, then
     the connection is aborted (asyncio's ``close`` otherwise waits for them for ever,
-    holding the socket). Whether it closed cleanly (False: aborted, bytes lost)."""
+    holding the socket). Whether it closed cleanly (False: aborted, bytes lost).
+
+    A close with the peer's bytes left unread in the kernel is a reset, which drops what
+    the kernel still holds for the peer (``_acknowledged``): it waits first, at most
+    ``_ACK_WAIT``, for the peer to acknowledge it (False when it did not)."""
     transport = writer.transport
+    kept = True
+    if transport.get_write_buffer_size() == 0 and not transport.is_closing():
+        try:
+            kept = await _acknowledged(writer, min(timeout, _ACK_WAIT))
+        except asyncio.CancelledError:
+            writer.close()  # a stop cut the wait short: closed all the same (hrev158)
+            raise
     writer.close()
     if transport.get_write_buffer_size() == 0:
-        return True
+        return kept
     try:
         async with asyncio.timeout(timeout):
             await writer.wait_closed()
@@ -201,6 +221,62 @@ async def close_bounded(writer: asyncio.StreamWriter, timeout: float) -> bool:
         return False
     except (ConnectionError, OSError):
         pass
+    return True
+
+
+def _queued(writer: asyncio.StreamWriter, request: int | None) -> int:
+    """Bytes in the kernel's queue ``request`` names for the session's socket (0 where
+    unknown: no socket, closed, or no such ioctl on this system)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or request is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", raw)[0])
+
+
+def _reset(writer: asyncio.StreamWriter) -> bool:
+    """Whether the peer reset the connection already (Linux ``TCP_INFO``: TCP_CLOSE). The
+    queues keep their counts after a reset (the socket keeps ``write_seq - snd_una`` and
+    its receive queue), though nothing will be acknowledged any more: not to be waited
+    for (hrev158). Reads the state only (``SO_ERROR`` would clear the error)."""
+    sock = writer.get_extra_info("socket")
+    request = getattr(socket, "TCP_INFO", None)
+    if sock is None or request is None:
+        return False
+    try:
+        return bool(sock.getsockopt(socket.IPPROTO_TCP, request, 1)[0] == _TCP_CLOSE)
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+async def _acknowledged(writer: asyncio.StreamWriter, bound: float) -> bool:
+    """Wait, at most ``bound`` s and polling (the loop goes on), while the peer has not
+    acknowledged every byte sent to it (Linux ``TIOCOUTQ``, SIOCOUTQ on a TCP socket:
+    unsent and unacknowledged bytes) and a close would be a reset (its bytes left unread
+    in the kernel, ``FIONREAD``). Whether nothing is at stake at the close.
+
+    Linux's ``tcp_close`` answers unread data with ``tcp_send_active_reset`` and drops
+    the socket, its send and retransmit queues with it: callguard's answer still queued
+    (the peer's window closed) or lost on the way is never sent (again), and only what
+    reached the peer's kernel stays readable there. The BLOCK to a block read no further
+    (``_skip_block``) is such a close: Asterisk reads the answer in res_agi.c
+    ``run_agi`` with ``fgets``; without it the read fails (``ferror``, not EINTR or
+    EAGAIN: ``break``), ``buf`` stays empty and the script "completed": AGISTATUS
+    SUCCESS with no CALLGUARD_VERDICT, which the shipped dialplan BLOCKs as "gave no
+    usable answer", not with the reason. Acknowledged, the answer is in Asterisk's
+    kernel, and the reset leaves it readable. A close with nothing unread is a FIN:
+    the kernel keeps sending what it holds, nothing to wait for."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bound
+    outq = getattr(termios, "TIOCOUTQ", None)
+    inq = getattr(termios, "FIONREAD", None)
+    while _queued(writer, outq) and _queued(writer, inq) and not _reset(writer):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(_ACK_POLL)
     return True
 
 
@@ -441,9 +517,9 @@ async def _skip_block(reader: asyncio.StreamReader, deadline: float, cap: int,
     it so), so ``run_agi`` runs the MSet, then reads the end (``!buf[0]``: "completed"):
     AGISTATUS SUCCESS with CALLGUARD_VERDICT BLOCK (``agi_exec_full``). What the reset
     keeps is what reached Asterisk: bytes still in callguard's send queue (unacknowledged,
-    a segment lost on the way) are dropped with it, never sent again, and that peer gets
-    no answer (hrev146 measured it on loopback with the peer's window full); only a peer
-    past what Asterisk writes comes here."""
+    a segment lost on the way) are dropped with it, never sent again, so the close waits,
+    bounded, until the answer is acknowledged (``close_bounded``, ``_acknowledged``); only
+    a peer past what Asterisk writes comes here."""
     loop = asyncio.get_running_loop()
     last = b""
     read = 0
