@@ -227,3 +227,31 @@ async def test_a_peer_that_never_acknowledges_is_closed_within_the_bound():
         ticking.cancel()
         peer.close()
         server.close()
+
+
+async def test_a_peer_that_never_acknowledges_is_looked_at_a_few_times_not_every_10_ms(
+        monkeypatch):
+    """Each waiting socket polls the kernel; a flood of peers that shut their window on
+    purpose (up to ``max_connections`` at once) polled every 10 ms was ~400,000 wakeups
+    a second on the loop (hrev158). The pause doubles from ``_ACK_POLL``: about 9 looks
+    in the 0.3 s wait, not 30. (A slower loop only makes fewer.)"""
+    peer, _reader, writer, server = await _pair(1)
+    looks = 0
+    queued = wire._queued
+
+    def counting(w, request):  # type: ignore[no-untyped-def]
+        nonlocal looks
+        if request == wire.termios.TIOCOUTQ:
+            looks += 1
+        return queued(w, request)
+
+    monkeypatch.setattr(wire, "_queued", counting)
+    try:
+        await asyncio.to_thread(_flood, peer)
+        writer.write(b"x" * 8000 + b"\n")
+        async with asyncio.timeout(5):
+            assert await close_bounded(writer, 2.0) is False
+        assert 2 <= looks <= 12, looks
+    finally:
+        peer.close()
+        server.close()
