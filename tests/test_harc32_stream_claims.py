@@ -1,0 +1,69 @@
+"""The stream archiver's own pending entries trimmed, and a takeover run (harc32).
+
+harc30 leaves a pending entry trimmed before its commit pending for ever: the group then
+tells other hosts (`report` on an officer's) that it was never archived. ``XAUTOCLAIM``
+(run when another consumer name left entries pending: an archiver renamed by a new
+hostname) takes every pending entry idle longer than its min-idle-time, the archiver's
+own included, and since Redis 7.0 removes those no longer in the stream from the group's
+pending list, returning their ids as deleted (t_stream.c, xautoclaimCommand). Two runs
+more than ``STALE_MS`` apart: the archiver's own trimmed entries were dropped from the
+group, and an officer's `report` read them as archived (exit 0).
+
+Real redis-server on a free port, real records (`callguard check` on two nodes), real
+`archive --stream` runs. The ten minutes are not waited for: ``XCLAIM ... IDLE`` sets
+how long an entry has been idle.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import orjson
+import redis
+
+from callguard.compliance.archive.ingest import STALE_MS
+from tests.log_files import cli
+from tests.test_harc30_stream_gaps import GROUP, _archive, _check, _node_configs
+from tests.test_hoff25_officer_stream import KEY, _officer
+
+
+def _age(client, consumer: str) -> None:
+    """Every entry pending for ``consumer``: idle longer than the takeover time."""
+    for entry in client.xpending_range(KEY, GROUP, min="-", max="+", count=1000,
+                                       consumername=consumer):
+        client.xclaim(KEY, GROUP, consumer, 0, [entry["message_id"]],
+                      idle=STALE_MS + 60_000, justid=True)
+
+
+def test_own_pending_trimmed_entries_survive_a_takeover(tmp_path, redis_server):
+    paths = _node_configs(tmp_path, redis_server)
+    _check(paths["node-a"], "+18015550101", "2026-12-07T17:00:00Z")
+    _archive(paths)
+    _check(paths["node-b"], "+18015550103", "2026-12-07T17:20:00Z")
+    _check(paths["node-a"], "+18015550105", "2026-12-07T17:30:00Z")
+    client = redis.Redis.from_url(redis_server.url)
+    me = socket.gethostname()
+    # this archiver read them, then was killed before its commit
+    mine = [i.decode() for i, _ in client.xreadgroup(GROUP, me, {KEY: ">"})[0][1]]
+    # an archiver under an older hostname read one more, and was never seen again
+    _check(paths["node-b"], "+18015550107", "2026-12-07T17:40:00Z")
+    theirs = [i.decode() for i, _ in client.xreadgroup(GROUP, "old-host", {KEY: ">"})[0][1]]
+    _age(client, me)
+    _age(client, "old-host")
+    # the cap keeps the last entry (old-host's last: taken over and archived)
+    client.xtrim(KEY, maxlen=1, approximate=False)
+    lost = len(mine) + len(theirs) - 1
+    run = orjson.loads(_archive(paths).stdout)
+    assert run["stream_lost"] == lost, run
+    manifest = orjson.loads((tmp_path / "node-a" / "archive" / "manifest.json").read_bytes())
+    assert [(g["kind"], g["entries"]) for g in manifest["stream_gaps"]] == [("lost", lost)]
+    # the lost entries stay pending: the group tells other hosts they were never archived
+    officer = cli("report", "--json", config_path=_officer(tmp_path, redis_server))
+    # before: exit 0, "trimmed after the archiver took and acknowledged them" (pending 0)
+    assert officer.returncode == 1, (officer.stdout, officer.stderr)
+    assert client.xpending(KEY, GROUP)["pending"] == lost, client.xpending(KEY, GROUP)
+    # a later run (the entries still idle past the takeover time): nothing counted again,
+    # nothing dropped (aging them again here would be an XCLAIM: it drops trimmed entries)
+    again = orjson.loads(_archive(paths).stdout)
+    assert again["stream_lost"] == 0, again
+    assert client.xpending(KEY, GROUP)["pending"] == lost
