@@ -67,3 +67,31 @@ def test_own_pending_trimmed_entries_survive_a_takeover(tmp_path, redis_server):
     again = orjson.loads(_archive(paths).stdout)
     assert again["stream_lost"] == 0, again
     assert client.xpending(KEY, GROUP)["pending"] == lost
+
+
+def test_quarantine_is_private_and_takes_unknown_entry_kinds(tmp_path, redis_server):
+    """A refused record and an entry with no record field (a newer node's marker) are
+    both quarantined, the file 0600 like the archive's parts and manifest (before: 0644,
+    and the marker entry acknowledged with no word: not archived, not refused)."""
+    paths = _node_configs(tmp_path, redis_server)
+    _check(paths["node-a"], "+18015550101", "2026-12-07T17:00:00Z")
+    client = redis.Redis.from_url(redis_server.url)
+    newer = orjson.loads(client.xrange(KEY)[0][1][b"r"])
+    newer["schema"] = 99
+    client.xadd(KEY, {"r": orjson.dumps(newer)})
+    client.xadd(KEY, {"gap": "node-b", "after": "12", "until": "40"})
+    run = orjson.loads(_archive(paths).stdout)
+    assert run["refused"] == 2, run
+    archive = tmp_path / "node-a" / "archive"
+    quarantine = archive / f"quarantine/stream-{KEY.replace(':', '_')}.jsonl"
+    lines = quarantine.read_bytes().splitlines()
+    assert orjson.loads(lines[1]) == {"gap": "node-b", "after": "12", "until": "40"}
+    assert quarantine.stat().st_mode & 0o777 == 0o600
+    assert (archive / "manifest.json").stat().st_mode & 0o777 == 0o600
+    gaps = orjson.loads((archive / "manifest.json").read_bytes())["stream_gaps"]
+    assert [(g["kind"], g["entries"]) for g in gaps] == [("refused", 2)]
+    # a file an earlier callguard made 0644 is narrowed by the next write
+    quarantine.chmod(0o644)
+    client.xadd(KEY, {"gap": "node-a"})
+    _archive(paths)
+    assert quarantine.stat().st_mode & 0o777 == 0o600

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table, columns_of, row_of
 from callguard.compliance.archive.store import Archive, Manifest, Part, StreamGap, connect
@@ -386,7 +387,13 @@ def _add_entries(batch: Batch, entries: list[Any], done: str, taken: set[str],
             kept.append(this)
             continue
         before = len(batch.refused_lines)
-        batch.add_line(fields.get(b"r", b""))
+        if b"r" not in fields:  # an entry of a kind this callguard does not know (a newer
+            # node's marker): quarantined and said, never acknowledged unsaid (harc32)
+            batch.run.refused += 1
+            batch.refused_lines.append(orjson.dumps(
+                {_text(k): _text(v) for k, v in fields.items()}))
+        else:
+            batch.add_line(fields[b"r"])
         if len(batch.refused_lines) > before:
             refused.append(this)
         batch.run.stream_entries += 1
@@ -467,7 +474,11 @@ class _Gaps:
         path.parent.mkdir(parents=True, exist_ok=True)
         held = set(path.read_bytes().splitlines()) if path.exists() else set()
         fresh = [line for line in dict.fromkeys(lines) if line not in held]
-        with path.open("ab") as handle:
+        # 0600 like the archive's manifest and lock (store.py): the lines hold records
+        # (number hashes, campaigns); a file made 0644 by an earlier callguard is narrowed
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "ab") as handle:
             handle.write(b"".join(line + b"\n" for line in fresh))
             handle.flush()
             os.fsync(handle.fileno())
@@ -554,8 +565,8 @@ async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
         here = [i for i in stale if i in present]
         moved: set[str] = set()
         if here:  # moved to this consumer: read back by XREADGROUP 0, archived
-            answer: Any = await client.xclaim(key, GROUP, consumer, STALE_MS, here,
-                                              justid=True)
+            answer: Any = await client.xclaim(key, GROUP, consumer, STALE_MS,
+                                              list[Any](here), justid=True)
             moved = {_text(i) for i in answer}
             taken.update(moved)
         # trimmed (before, or between the XRANGE and the XCLAIM: dropped by it)
