@@ -95,3 +95,43 @@ def test_quarantine_is_private_and_takes_unknown_entry_kinds(tmp_path, redis_ser
     client.xadd(KEY, {"gap": "node-a"})
     _archive(paths)
     assert quarantine.stat().st_mode & 0o777 == 0o600
+
+
+def test_explain_not_found_names_the_archive_gaps(tmp_path, redis_server):
+    """Another node's decision trimmed before the archiver read it: on the archive host
+    `explain` said "not found" (exit 1) as if never decided; it names the gap (exit 5)."""
+    paths = _node_configs(tmp_path, redis_server)
+    _check(paths["node-a"], "+18015550101", "2026-12-07T17:00:00Z")
+    lost = _check(paths["node-b"], "+18015550102", "2026-12-07T17:10:00Z")
+    _check(paths["node-a"], "+18015550104", "2026-12-07T17:30:00Z")
+    client = redis.Redis.from_url(redis_server.url)
+    client.xtrim(KEY, maxlen=1, approximate=False)
+    assert orjson.loads(_archive(paths).stdout)["stream_lost"] > 0
+    done = cli("explain", lost, "--json", config_path=paths["node-a"])
+    assert done.returncode == 5, (done.returncode, done.stdout, done.stderr)
+    said = orjson.loads(done.stdout)
+    assert said["status"] == "archive-has-gaps", said
+    assert "trimmed before they were archived" in said["archive_gaps"][0]
+    assert "may be among what the archive does not hold" in " ".join(done.stderr.split())
+    # a decision id of long after the gap (UUIDv7: 2484) is not near it: plain not found
+    later = "0ec1b0b3-6c00-7000-8000-000000000000"
+    assert cli("explain", later, config_path=paths["node-a"]).returncode == 1
+
+
+def test_archive_gaps_lists_them(tmp_path, redis_server):
+    """`archive --gaps`: what the stream archiver could not archive, for an officer to
+    see which periods a report of this archive cannot be complete for."""
+    paths = _node_configs(tmp_path, redis_server)
+    _check(paths["node-a"], "+18015550101", "2026-12-07T17:00:00Z")
+    _check(paths["node-b"], "+18015550102", "2026-12-07T17:10:00Z")
+    none = cli("archive", "--gaps", config_path=paths["node-a"])
+    assert none.returncode == 2, none.stdout  # no archive yet: said, not an empty list
+    redis.Redis.from_url(redis_server.url).xtrim(KEY, maxlen=1, approximate=False)
+    _archive(paths)
+    listed = cli("archive", "--gaps", "--json", config_path=paths["node-a"])
+    assert listed.returncode == 0, listed.stderr
+    gaps = orjson.loads(listed.stdout)["stream_gaps"]
+    assert [g["kind"] for g in gaps] == ["lost"]
+    assert "trimmed before they were archived" in gaps[0]["said"]
+    text = cli("archive", "--gaps", config_path=paths["node-a"])
+    assert text.stdout.startswith("lost: the archiver found"), text.stdout
