@@ -16,6 +16,7 @@ how long an entry has been idle.
 
 from __future__ import annotations
 
+import os
 import socket
 
 import orjson
@@ -135,3 +136,24 @@ def test_archive_gaps_lists_them(tmp_path, redis_server):
     assert "trimmed before they were archived" in gaps[0]["said"]
     text = cli("archive", "--gaps", config_path=paths["node-a"])
     assert text.stdout.startswith("lost: the archiver found"), text.stdout
+
+
+def test_quarantine_directory_is_private_under_umask_022(tmp_path, redis_server):
+    """The quarantine directory is made 0700 (hrev159): made by ``mkdir`` under the
+    usual umask 022 it was 0755, every local user could list it (the stream key in its
+    file names) and read its sizes; one an earlier callguard made 0755 is narrowed."""
+    paths = _node_configs(tmp_path, redis_server)
+    _check(paths["node-a"], "+18015550101", "2026-12-07T17:00:00Z")
+    client = redis.Redis.from_url(redis_server.url)
+    client.xadd(KEY, {"gap": "node-b"})
+    before = os.umask(0o022)
+    try:
+        assert orjson.loads(_archive(paths).stdout)["refused"] == 1
+        quarantine = tmp_path / "node-a" / "archive" / "quarantine"
+        assert quarantine.stat().st_mode & 0o777 == 0o700, oct(quarantine.stat().st_mode)
+        quarantine.chmod(0o755)  # as an earlier callguard left it
+        client.xadd(KEY, {"gap": "node-a"})
+        _archive(paths)
+        assert quarantine.stat().st_mode & 0o777 == 0o700, oct(quarantine.stat().st_mode)
+    finally:
+        os.umask(before)

@@ -471,7 +471,10 @@ class _Gaps:
         if not ids or not lines:
             return
         path = self.archive.root / self.quarantine_name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # 0700: under umask 022 mkdir made it 0755, listable by every local user; one an
+        # earlier callguard made so is narrowed (hrev159)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
         held = set(path.read_bytes().splitlines()) if path.exists() else set()
         fresh = [line for line in dict.fromkeys(lines) if line not in held]
         # 0600 like the archive's manifest and lock (store.py): the lines hold records
