@@ -157,3 +157,35 @@ def test_quarantine_directory_is_private_under_umask_022(tmp_path, redis_server)
         assert quarantine.stat().st_mode & 0o777 == 0o700, oct(quarantine.stat().st_mode)
     finally:
         os.umask(before)
+
+
+async def test_entries_claimed_by_another_meanwhile_are_not_lost(redis_server):
+    """Between the XRANGE (still in the stream?) and the XCLAIM, another archiver took
+    the stale entries (its XCLAIM reset their idle time), so this XCLAIM moved none: they
+    were counted lost (a ``lost`` gap in the manifest, `report` INCOMPLETE) though they
+    are in the stream and pending for the other archiver, which archives them (hrev159).
+    Not moved is not trimmed: only those no longer in the stream are lost."""
+    from redis.asyncio import Redis
+
+    from callguard.compliance.archive.ingest import _take_over
+
+    class Racing(Redis):  # the real server; the other archiver's XCLAIM comes first
+        async def xclaim(self, name, groupname, consumername, min_idle_time, message_ids,
+                         **kwargs):
+            await super().xclaim(name, groupname, "other-archiver", 0, message_ids,
+                                 justid=True)
+            return await super().xclaim(name, groupname, consumername, min_idle_time,
+                                        message_ids, **kwargs)
+
+    client = Racing.from_url(redis_server.url)
+    try:
+        await client.xgroup_create("s", GROUP, id="0", mkstream=True)
+        ids = [(await client.xadd("s", {"r": b"{}"})).decode() for _ in range(3)]
+        await client.xreadgroup(GROUP, "old-host", {"s": ">"})
+        await Redis.xclaim(client, "s", GROUP, "old-host", 0, ids, idle=STALE_MS + 60_000,
+                           justid=True)
+        lost, taken, gone = await _take_over(client, "s", "me", "0-0", [], [])
+        assert (lost, taken, gone) == (0, set(), []), (lost, taken, gone)
+        assert (await client.xpending("s", GROUP))["pending"] == 3
+    finally:
+        await client.aclose()

@@ -572,8 +572,13 @@ async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
                                               list[Any](here), justid=True)
             moved = {_text(i) for i in answer}
             taken.update(moved)
-        # trimmed (before, or between the XRANGE and the XCLAIM: dropped by it)
+        # trimmed (before, or between the XRANGE and the XCLAIM: dropped by it); not moved
+        # but still in the stream is not lost: another archiver claimed it meanwhile (its
+        # idle time reset: XCLAIM's min-idle-time skips it), or its owner acknowledged it
         trimmed = [i for i in stale if i not in moved]
+        if len(trimmed) > len(stale) - len(here):
+            still = await _present(client, key, trimmed)
+            trimmed = [i for i in trimmed if i not in still]
         fresh = [i for i in trimmed if _after(i, done) and not _in_lost_gap(gaps, key, i)]
         lost += len(fresh)
         gone += fresh
