@@ -117,6 +117,10 @@ def test_explain_not_found_names_the_archive_gaps(tmp_path, redis_server):
     # a decision id of long after the gap (UUIDv7: 2484) is not near it: plain not found
     later = "0ec1b0b3-6c00-7000-8000-000000000000"
     assert cli("explain", later, config_path=paths["node-a"]).returncode == 1
+    # an id whose UUIDv7 instant is past year 9999 (no decision's): no instant to read,
+    # every gap can hold it (hrev159: a traceback, ValueError year 10889 out of range)
+    beyond = cli("explain", "ffffffff-ffff-7fff-bfff-ffffffffffff", config_path=paths["node-a"])
+    assert beyond.returncode == 5, (beyond.returncode, beyond.stderr)
 
 
 def test_archive_gaps_lists_them(tmp_path, redis_server):

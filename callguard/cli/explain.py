@@ -302,8 +302,12 @@ def _gaps_reaching(archive: Any, decision_id: str) -> list[str]:
     from callguard.compliance.archive.store import gap_notes  # noqa: PLC0415
 
     number = int(decision_id.replace("-", ""), 16)
-    at = (datetime.fromtimestamp((number >> 80) / 1000, UTC)
-          if (number >> 76) & 0xF == 7 else None)
+    at = None
+    if (number >> 76) & 0xF == 7:
+        try:
+            at = datetime.fromtimestamp((number >> 80) / 1000, UTC)
+        except (ValueError, OverflowError):  # past year 9999: no instant (hrev159)
+            at = None
     return gap_notes(archive.manifest(), at, None)
 
 
