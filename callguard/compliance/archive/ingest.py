@@ -391,13 +391,21 @@ def _add_entries(batch: Batch, entries: list[Any], done: str, taken: set[str],
             # node's marker): quarantined and said, never acknowledged unsaid (harc32)
             batch.run.refused += 1
             batch.refused_lines.append(orjson.dumps(
-                {_text(k): _text(v) for k, v in fields.items()}))
+                {_field(k): _field(v) for k, v in fields.items()}))
         else:
             batch.add_line(fields[b"r"])
         if len(batch.refused_lines) > before:
             refused.append(this)
         batch.run.stream_entries += 1
     return kept, refused
+
+
+def _field(value: object) -> str:
+    """A field of an entry of unknown kind as text for the quarantine: bytes not UTF-8
+    escaped (``\\xff``), kept and said, not an error that stops every run at the entry."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
 
 
 async def _make_group(client: aioredis.Redis, key: str, notes: list[str]) -> bool:
