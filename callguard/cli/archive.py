@@ -70,10 +70,14 @@ MONTHS_AFTER_DAYS = 7
 @click.option("--compress-only", is_flag=True,
               help="Only compress this node's closed segments, archiving nothing: each "
                    "node's cron when ONE archiver reads the stream (archive --stream).")
+@click.option("--gaps", "list_gaps", is_flag=True,
+              help="Only list what the stream archiver could not archive (entries lost "
+                   "or refused, kept in the manifest for ever), archiving nothing.")
 @click.pass_obj
 def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, stream: bool,
             keep_segments_days: int, compact_all: bool, months_after_days: int,
-            watch: float | None, threads: int, as_json: bool, compress_only: bool) -> None:
+            watch: float | None, threads: int, as_json: bool, compress_only: bool,
+            list_gaps: bool = False) -> None:
     """Compress closed log segments and archive them (or the stream) as Parquet by day."""
     from callguard.runtime import log_path  # noqa: PLC0415
 
@@ -83,6 +87,9 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
     settings = state.settings
     target = Archive(archive_dir or settings.data_dir / "archive")
     log = file_path or log_path(settings)
+    if list_gaps:
+        _list_gaps(target, as_json=as_json)
+        return
     if compress_only:
         _compress_only(log, stream=stream, archive_dir=archive_dir, watch=watch,
                        as_json=as_json)
@@ -129,6 +136,23 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
             time.sleep(min(1.0, watch))
         if stopping:
             return
+
+
+def _list_gaps(target: Archive, *, as_json: bool) -> None:
+    """``--gaps``: the archive's ``StreamGap`` records, each as `report` and `evidence`
+    say it (an officer asks which periods a report of this archive cannot be complete
+    for: a report reaching one exits 1). Exit 0, reading nothing else; 2 with no archive."""
+    if not target.exists():
+        usage_error(f"no archive at {target.root}: give --archive DIR")
+    gaps = target.manifest().stream_gaps
+    if as_json:
+        print(orjson.dumps({"archive": str(target.root), "stream_gaps": [  # noqa: T201
+            {**asdict(g), "said": g.said()} for g in gaps]}).decode(), flush=True)
+        return
+    for gap in gaps:
+        click.echo(f"{gap.kind}: {gap.said()}")
+    if not gaps:
+        click.echo(f"no stream gaps in the archive {target.root}")
 
 
 def _compress_only(log: Path | None, *, stream: bool, archive_dir: Path | None,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table, columns_of, row_of
 from callguard.compliance.archive.store import Archive, Manifest, Part, StreamGap, connect
@@ -324,7 +325,8 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                 f"read it up to {done}; what the nodes wrote after that and before the loss "
                 "is not in the archive. Each node's log file still holds its records: "
                 "archive them with `callguard archive --file`")
-        lost, taken, deleted = await _take_over(client, key, consumer, done, run.notes)
+        lost, taken, deleted = await _take_over(client, key, consumer, done, run.notes,
+                                                 manifest.stream_gaps)
         run.stream_lost += lost
         gaps.lost(deleted, lost, exact=True)
         for first in ("0", ">"):  # first what was delivered and never acknowledged
@@ -385,11 +387,25 @@ def _add_entries(batch: Batch, entries: list[Any], done: str, taken: set[str],
             kept.append(this)
             continue
         before = len(batch.refused_lines)
-        batch.add_line(fields.get(b"r", b""))
+        if b"r" not in fields:  # an entry of a kind this callguard does not know (a newer
+            # node's marker): quarantined and said, never acknowledged unsaid (harc32)
+            batch.run.refused += 1
+            batch.refused_lines.append(orjson.dumps(
+                {_field(k): _field(v) for k, v in fields.items()}))
+        else:
+            batch.add_line(fields[b"r"])
         if len(batch.refused_lines) > before:
             refused.append(this)
         batch.run.stream_entries += 1
     return kept, refused
+
+
+def _field(value: object) -> str:
+    """A field of an entry of unknown kind as text for the quarantine: bytes not UTF-8
+    escaped (``\\xff``), kept and said, not an error that stops every run at the entry."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
 
 
 async def _make_group(client: aioredis.Redis, key: str, notes: list[str]) -> bool:
@@ -463,10 +479,17 @@ class _Gaps:
         if not ids or not lines:
             return
         path = self.archive.root / self.quarantine_name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # 0700: under umask 022 mkdir made it 0755, listable by every local user; one an
+        # earlier callguard made so is narrowed (hrev159)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
         held = set(path.read_bytes().splitlines()) if path.exists() else set()
         fresh = [line for line in dict.fromkeys(lines) if line not in held]
-        with path.open("ab") as handle:
+        # 0600 like the archive's manifest and lock (store.py): the lines hold records
+        # (number hashes, campaigns); a file made 0644 by an earlier callguard is narrowed
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "ab") as handle:
             handle.write(b"".join(line + b"\n" for line in fresh))
             handle.flush()
             os.fsync(handle.fileno())
@@ -511,14 +534,24 @@ STALE_MS = 600_000
 
 
 async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
-                     notes: list[str]) -> tuple[int, set[str], list[str]]:
+                     notes: list[str], gaps: list[StreamGap],
+                     ) -> tuple[int, set[str], list[str]]:
     """Claim the group's entries pending too long for another consumer name (they would
     stay pending for a name no archiver uses again, never archived), and name any other
     archiver that reads the group now (each archive would hold only part of the stream).
-    Return how many claimed entries had been trimmed meanwhile (not archived), and the ids
+    Return how many of those entries had been trimmed meanwhile (not archived), and the ids
     claimed: archived whatever the archive's last id (another archiver may have read them
     before this one read later ones; a row archived twice is deduplicated); and the ids of
-    those lost."""
+    those lost.
+
+    Only entries still in the stream are claimed, one owner at a time (XPENDING ... IDLE,
+    then XCLAIM): XAUTOCLAIM takes every consumer's entries, this archiver's own too, and
+    Redis >= 7.0 drops from the group's pending list those no longer in the stream
+    (t_stream.c, ``xautoclaimCommand``; ``xclaimCommand`` likewise). The archiver's own
+    lost entries, left pending so that other hosts tell they were never archived (harc30),
+    were dropped by the first run more than ``STALE_MS`` after the last, and an officer's
+    `report` then read them as archived (harc32). A trimmed entry is left pending for its
+    owner, and counted lost once (after ``done``, and in no lost gap yet)."""
     consumers: Any = await client.xinfo_consumers(key, GROUP)
     owners = []
     for other in consumers:
@@ -537,24 +570,65 @@ async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
     taken: set[str] = set()
     claimed = lost = 0
     gone: list[str] = []
-    start = "0-0"
-    while True:
-        answer: Any = await client.xautoclaim(key, GROUP, consumer, STALE_MS, start,
-                                              count=1000)
-        start, entries = _text(answer[0]), answer[1]
-        taken.update(_text(entry_id) for entry_id, _ in entries)
-        deleted = [_text(i) for i in answer[2]] if len(answer) > 2 else []
-        claimed += len(entries) + len(deleted)
-        lost += sum(1 for i in deleted if _after(i, done))
-        gone += [i for i in deleted if _after(i, done)]
-        if start == "0-0":
-            break
+    for owner in owners:
+        stale = await _stale_ids(client, key, owner)
+        present = await _present(client, key, stale)
+        here = [i for i in stale if i in present]
+        moved: set[str] = set()
+        if here:  # moved to this consumer: read back by XREADGROUP 0, archived
+            answer: Any = await client.xclaim(key, GROUP, consumer, STALE_MS,
+                                              list[Any](here), justid=True)
+            moved = {_text(i) for i in answer}
+            taken.update(moved)
+        # trimmed (before, or between the XRANGE and the XCLAIM: dropped by it); not moved
+        # but still in the stream is not lost: another archiver claimed it meanwhile (its
+        # idle time reset: XCLAIM's min-idle-time skips it), or its owner acknowledged it
+        trimmed = [i for i in stale if i not in moved]
+        if len(trimmed) > len(stale) - len(here):
+            still = await _present(client, key, trimmed)
+            trimmed = [i for i in trimmed if i not in still]
+        fresh = [i for i in trimmed if _after(i, done) and not _in_lost_gap(gaps, key, i)]
+        lost += len(fresh)
+        gone += fresh
+        claimed += len(moved) + len(fresh)
     if claimed:
         notes.append(f"took over {claimed} entr(y/ies) of {key} left pending by "
                      f"{', '.join(repr(o) for o in owners)} for more than "
                      f"{STALE_MS // 60_000} min (an archiver killed, or renamed by a new "
                      "hostname)")
     return lost, taken, gone
+
+
+async def _stale_ids(client: aioredis.Redis, key: str, owner: str) -> list[str]:
+    """The ids ``owner`` has held pending longer than ``STALE_MS`` (XPENDING ... IDLE)."""
+    ids: list[str] = []
+    low = "-"
+    while True:
+        page: Any = await client.xpending_range(key, GROUP, min=low, max="+", count=1000,
+                                                consumername=owner, idle=STALE_MS)
+        ids += [_text(p["message_id"]) for p in page]
+        if len(page) < 1000:
+            return ids
+        low = f"({ids[-1]}"
+
+
+async def _present(client: aioredis.Redis, key: str, ids: list[str]) -> set[str]:
+    """Those of ``ids`` still in the stream (XRANGE id id, one pipeline)."""
+    if not ids:
+        return set()
+    pipe = client.pipeline(transaction=False)
+    for entry_id in ids:
+        pipe.xrange(key, entry_id, entry_id, count=1)
+    found: list[Any] = await pipe.execute()
+    return {i for i, answer in zip(ids, found, strict=True) if answer}
+
+
+def _in_lost_gap(gaps: list[StreamGap], key: str, entry_id: str) -> bool:
+    """Whether a ``lost`` gap of this key already spans ``entry_id`` (counted by a run
+    before: a trimmed entry left pending is seen by every run)."""
+    at = _id_key(entry_id)
+    return any(g.key == key and g.kind == "lost" and _id_key(g.after) <= at <= _id_key(g.until)
+               for g in gaps)
 
 
 async def _trimmed_undelivered(client: aioredis.Redis, key: str,
