@@ -122,10 +122,10 @@ def test_the_refused_line_names_the_address_as_written(tmp_path, monkeypatch):
 
 # -- 2. The BLOCK, then a close with unread input (a reset) ------------------------------
 
-def _flood(sock: socket.socket) -> int:
-    """The peer writes until callguard's side stops taking bytes (asyncio has stopped
-    reading, the kernel's buffers are full): what it got in."""
-    sock.settimeout(0.2)
+def _flood(sock: socket.socket, wait: float = 0.2) -> int:
+    """The peer writes until callguard's side stops taking bytes for ``wait`` s (asyncio
+    has stopped reading, the kernel's buffers are full): what it got in."""
+    sock.settimeout(wait)
     sent = 0
     try:
         while True:

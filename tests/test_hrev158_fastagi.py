@@ -24,35 +24,9 @@ from dataclasses import replace
 from callguard.fronts.fastagi import wire
 from callguard.fronts.fastagi.wire import close_bounded
 from tests.test_fastagi import node
-from tests.test_hagi32_fastagi import _pair
+from tests.test_hagi32_fastagi import _flood, _pair, _reader_after
 
 __all__ = ["node"]  # the fixture, from test_fastagi: max_header_bytes 16 KiB
-
-
-def _flood(sock: socket.socket) -> int:
-    """The peer writes a block with no end until callguard's side stops taking bytes."""
-    sock.settimeout(0.5)
-    sent = 0
-    try:
-        while True:
-            sent += sock.send(b"7" * 65536)
-    except TimeoutError:
-        pass
-    sock.settimeout(None)
-    return sent
-
-
-def _read_all(sock: socket.socket, go: threading.Event) -> bytes:
-    """The peer reads nothing until ``go``, then all until the end (or the reset)."""
-    go.wait(30)
-    sock.settimeout(30)
-    got = b""
-    try:
-        while more := sock.recv(65536):
-            got += more
-    except (ConnectionResetError, TimeoutError):
-        pass
-    return got
 
 
 async def test_a_socket_waiting_for_its_ack_still_counts_against_max_connections(
@@ -76,11 +50,11 @@ async def test_a_socket_waiting_for_its_ack_still_counts_against_max_connections
     try:
         await asyncio.to_thread(peer.connect, listener.sockets[0].getsockname())
         reader, writer = await accepted.get()
-        await asyncio.to_thread(_flood, peer)
+        await asyncio.to_thread(_flood, peer, 0.5)
         filler = b"x" * 8000  # what the peer's window cannot take before it reads
         writer.write(filler)
         serving = asyncio.create_task(node.handler(reader, writer))
-        reading = asyncio.create_task(asyncio.to_thread(_read_all, peer, go))
+        reading = asyncio.create_task(asyncio.to_thread(_reader_after, peer, go))
         async with asyncio.timeout(20):
             while not node.stats.counts["too_large_answered"]:
                 await asyncio.sleep(0.01)
@@ -108,7 +82,7 @@ async def test_a_close_cancelled_while_it_waits_still_closes_the_socket():
     ``writer.close()``: the socket stayed open until the transport was collected."""
     peer, _reader, writer, server = await _pair(1)
     try:
-        await asyncio.to_thread(_flood, peer)
+        await asyncio.to_thread(_flood, peer, 0.5)
         writer.write(b"x" * 8000 + b"\n")  # queued behind the peer's closed window
         closing = asyncio.create_task(close_bounded(writer, 30.0))
         await asyncio.sleep(0.05)
@@ -133,7 +107,7 @@ async def test_a_peer_that_reset_is_not_waited_for(monkeypatch):
     monkeypatch.setattr(wire, "_ACK_WAIT", 30.0)
     peer, _reader, writer, server = await _pair(1)
     try:
-        await asyncio.to_thread(_flood, peer)
+        await asyncio.to_thread(_flood, peer, 0.5)
         writer.write(b"x" * 8000 + b"\n")  # queued behind the peer's closed window
         peer.close()  # its receive queue unread: a reset
         async with asyncio.timeout(10):
