@@ -13,24 +13,15 @@ synthetic clock.
 
 from __future__ import annotations
 
-from typing import Any
-
 from callguard.watchdog.calls import plain_digest
 from tests import test_review52_watchdog as r52
-from tests.test_hwd33_release_budget_gaps import AGENT_HANGUP
+from tests.test_hwd33_release_budget_gaps import ended_waiting_for_digest
 
 
 def test_a_picture_in_the_digests_wait_leaves_an_ended_call_to_its_digest() -> None:
     """Fails on hwd33/hrev151: "unknown (AMI disconnected)", ``ami_outage_s`` 0.3, dial
     status None."""
-    tracker, find, live = r52._after_a_restart(f"{r52.NUMBER}@itsp")
-    records: list[tuple[str, dict[str, Any]]] = []
-    tracker._record = lambda now, name, **fields: records.append((name, fields))  # type: ignore[method-assign]
-    now = 10.0
-    for event in [*live, AGENT_HANGUP]:
-        now += 0.1
-        tracker.feed(event, now)
-        tracker.due(now)
+    tracker, find, records, now = ended_waiting_for_digest()
     assert r52.LINKEDID in tracker.calls  # waiting for the digest
     assert records == []
     tracker.disconnected(now + 0.1)

@@ -61,10 +61,11 @@ from tests.test_watchdog import carried
 AGENT_HANGUP = {"Event": "Hangup", **r52.ASKER, "Cause": "16"}
 
 
-def _all_gone(answer: str | None) -> tuple[CallTracker, list[tuple[str, dict[str, Any]]], float]:
+def ended_waiting_for_digest() -> tuple[CallTracker, Any, list[tuple[str, dict[str, Any]]],
+                                         float]:
     """The customer answers and hangs up, then the agent's channel, all 0.1 s apart from
-    t = 10.1 (the digest sought since 10.0); the record's answer (``answer``: "found",
-    "late", None) after that."""
+    t = 10.1 (the digest sought since 10.0): the tracker, its digest request, the records
+    it writes (none yet) and the time of the last hangup."""
     tracker, find, live = r52._after_a_restart(f"{r52.NUMBER}@itsp")
     records: list[tuple[str, dict[str, Any]]] = []
     tracker._record = lambda now, name, **fields: records.append((name, fields))  # type: ignore[method-assign]
@@ -73,6 +74,13 @@ def _all_gone(answer: str | None) -> tuple[CallTracker, list[tuple[str, dict[str
         now += 0.1
         tracker.feed(event, now)
         tracker.due(now)
+    return tracker, find, records, now
+
+
+def _all_gone(answer: str | None) -> tuple[CallTracker, list[tuple[str, dict[str, Any]]], float]:
+    """``ended_waiting_for_digest``, then the record's answer (``answer``: "found",
+    "late", None)."""
+    tracker, find, records, now = ended_waiting_for_digest()
     ended = now
     if answer == "found":
         tracker.number_found(r52.LINKEDID, find.decision_id, plain_digest(r52.NUMBER),
