@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from jsonschema import Draft202012Validator
 from redis import asyncio as aioredis
 
 from callguard.compliance.purge import purge_files
-from callguard.compliance.segments import stamp_name
 from callguard.compliance.sinks import exclusive
 from callguard.compliance.stream_cursor import (
     Cursor,
@@ -33,11 +31,11 @@ from callguard.compliance.stream_cursor import (
     save_cursor,
     start_cursor,
 )
+from tests.test_hoff30_stream_cursor import _STAMP, _rotate, _walk
 
 KEY = "callguard:compliance"
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "callguard" / "data" / "schemas" / "stream" / "stream-gap.json"
-_STAMP = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 _DAY0 = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -53,27 +51,6 @@ def _line(n: int, pad: int = 0) -> bytes:
 def _append(log: Path, *numbers: int, pad: int = 0) -> None:
     with exclusive(log), log.open("ab") as handle:
         handle.write(b"".join(_line(n, pad) for n in numbers))
-
-
-def _rotate(log: Path, minutes: int) -> Path:
-    target = stamp_name(log, _STAMP + timedelta(minutes=minutes))
-    with exclusive(log):
-        os.replace(log, target)
-    return target
-
-
-def _walk(log: Path, cursor: Cursor, steps: int = 50) -> tuple[list[int], Cursor, list]:
-    sent: list[int] = []
-    gaps = []
-    for _ in range(steps):
-        lines, after, gap = read_step(log, cursor)
-        sent += [orjson.loads(line)["n"] for line in lines]
-        if gap is not None:
-            gaps.append(gap)
-        if after == cursor and not lines:
-            return sent, cursor, gaps
-        cursor = after
-    raise AssertionError("read_step never caught up")
 
 
 def test_a_line_longer_than_the_read_limit_is_a_gap_named(tmp_path):
