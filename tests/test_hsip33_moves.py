@@ -19,7 +19,7 @@ import asyncio
 
 from callguard.fronts.sip.server import _ANSWER_OWN_BYTES
 from callguard.fronts.sip.transactions import Receipt, ServerTransactions, transaction_key
-from tests.test_hostile16_sip import _finals
+from tests.test_hostile16_sip import _answers, _finals
 from tests.test_hsip30_moves import _final_head, _over_tcp
 from tests.test_hsip32_moves import _padded
 from tests.test_sip import QUIET_T1, Client, compliance, front, invite, tcp
@@ -73,6 +73,28 @@ class TestAForgedUdpCopy:
         again = await _over_tcp(server.port, tcp(request), 0.5)
         assert _final_head(again) == _final_head(first) != b""
         assert await forger.silence(0.2) == []
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+
+
+    async def test_of_a_live_connection_sends_nothing_over_it(self, front):
+        """The INVITE's TCP connection still open, small UDP copies of it (the forger's):
+        hsip32 sent the answer again over the connection for each, up to
+        ``max_retransmits`` (3 here), 25 times the copy's size for an 8 KB INVITE. What
+        the TCP peer gets is not a datagram's to choose: nothing, and nothing to the
+        forger (``udp_copy_of_stream``)."""
+        server = await front(t1_ms=QUIET_T1)
+        big = tcp(_padded(invite("fg3"), 110))
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(big)
+        await writer.drain()
+        assert _finals(await _answers(reader, 0.5)) == [_302]
+        forger = Client(server.port)
+        for _ in range(5):
+            forger.send(invite("fg3"))
+        assert await _answers(reader, 0.5) == b""
+        writer.close()
+        assert await forger.silence(0.0) == []
+        assert server.stats.counts["udp_copy_of_stream"] == 5
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
 
 

@@ -1134,6 +1134,15 @@ class SipFront:
             if self._downgrading(key, addr, transport):
                 self._downgrade_refused(addr[0])
                 return Receipt.ABSORBED
+            if not transport.reliable and self._stream_bound(key) and not self._moving(
+                    key, addr):
+                # a datagram copy of a request whose connection is open: its answers go
+                # over that connection (§18.2.2), and the datagram may be forged. Each
+                # was sent the answer there again (a 287-byte copy, the 7 KB answer of an
+                # 8 KB INVITE, ``max_retransmits`` times) and its 100 while deciding:
+                # what the TCP peer got was a forger's to choose (hsip33)
+                self.stats.counts["udp_copy_of_stream"] += 1
+                return Receipt.ABSORBED
             if not transport.reliable:
                 over = self._over_budget(key, addr, credit or 0)
                 self.transactions.credit(key, credit or 0)
