@@ -1145,7 +1145,7 @@ class SipFront:
                 return Receipt.ABSORBED
             if not transport.reliable:
                 over = self._over_budget(key, addr, credit or 0)
-                self.transactions.credit(key, credit or 0)
+                self.transactions.credit(key, credit or 0, addr)
                 if over:
                     # absorbed, its bytes kept for the copies to come (``credit``): no
                     # 513. A response is matched to its client transaction by branch and
@@ -1191,7 +1191,8 @@ class SipFront:
         Via, From, To, Call-ID, CSeq), and
         each of its retransmissions brings as much again."""
         if self._moving(key, addr):
-            budget = self.transactions.waiting(key)  # the copies before it (``credit``)
+            # the copies before it naming the same address (``credit``)
+            budget = self.transactions.waiting(key, addr)
         else:
             bound = self.transactions.bounded(key)
             if bound is None:

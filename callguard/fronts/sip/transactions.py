@@ -162,6 +162,7 @@ class _Transaction:
     merge: str | None = None  # Call-ID, From tag and CSeq of a tagless INVITE (§8.2.2.2)
     budget: int | None = None  # bytes it may still send over UDP, moved there (``move``)
     waiting: int = 0  # bytes datagram copies brought before a move (``credit``)
+    waiting_for: object = None  # where the copies ``waiting`` counts had answers sent
 
 
 @dataclass
@@ -374,7 +375,7 @@ class ServerTransactions:
             return
         tx.reliable = False
         tx.budget = None if budget is None else budget + tx.waiting
-        tx.waiting = 0
+        tx.waiting, tx.waiting_for = 0, None
         if tx.invite and tx.response is not None and tx.next_send is None:
             tx.interval = self.settings.t1
             tx.next_send = now + self.settings.t1
@@ -386,24 +387,31 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.budget
 
-    def credit(self, key: Hashable, size: int) -> None:
+    def credit(self, key: Hashable, size: int, dest: object = None) -> None:
         """A datagram of the transaction's request came again: its bound grows by
         ``size`` (the front's: the datagram and ``_ANSWER_OWN_BYTES``), if it has one.
         Not moved yet (begun over a stream), the bytes wait for the move (``waiting``):
         the copies that could not pay for the answer alone pay for it together
-        (hsip33), and what is sent stays within what came in."""
+        (hsip33), and what is sent stays within what came in. Only copies naming the
+        same ``dest`` (where their answers go) pay together: one naming another resets
+        the count. Else one small spoofed copy with another port on the dialer's host,
+        sent after the dialer's, moved the answer there, paid for by the dialer's
+        copies, and the dialer's copies after it paid for answers sent there (hrev161)."""
         tx = self._table.get(key)
         if tx is None:
             return
         if tx.budget is not None:
             tx.budget += size
         elif tx.reliable:
+            if dest != tx.waiting_for:
+                tx.waiting, tx.waiting_for = 0, dest
             tx.waiting += size
 
-    def waiting(self, key: Hashable) -> int:
-        """The bytes datagram copies brought to a transaction not moved (``credit``)."""
+    def waiting(self, key: Hashable, dest: object = None) -> int:
+        """The bytes datagram copies naming ``dest`` brought to a transaction not moved
+        (``credit``)."""
         tx = self._table.get(key)
-        return 0 if tx is None else tx.waiting
+        return 0 if tx is None or tx.waiting_for != dest else tx.waiting
 
     def spend(self, key: Hashable, size: int) -> bool:
         """Whether ``size`` bytes may be sent for the transaction (taken from its bound,
