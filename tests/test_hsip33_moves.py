@@ -123,7 +123,12 @@ class TestTheDialersOwnUdpCopies:
             heads += _heads(replies)
             if heads:
                 break
-        assert heads == [_302], heads
+        late = await client.silence(0.3)  # a 302 later than 0.15 s, one copy more sent
+        got += sum(len(r) for r in late)
+        heads += _heads(late)
+        assert heads, heads
+        assert set(heads) == {_302}, heads  # hrev161: [302, 302] under load is right
+        assert server.stats.counts["moved_answer_too_large"] >= 2  # no copy paid alone
         assert got <= sent
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
 
