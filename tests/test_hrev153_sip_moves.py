@@ -96,8 +96,9 @@ class TestTheAckOfA513:
         await asyncio.sleep(0.1)  # the close reaches the front
         client = Client(server.port)
         client.send(invite("ak1"))
-        assert [r.split(b"\r\n", 1)[0] for r in await client.replies(0.3)] == [
-            b"SIP/2.0 513 Message Too Large"]
+        # hsip33: absorbed, no 513 (it reached the real dialer's transaction); an ACK by
+        # UDP with the branch (forged, or a client's of the 513 before) ends nothing
+        assert await client.silence(0.3) == []
         client.send(invite("ak1").replace(b"INVITE", b"ACK"))
         await asyncio.sleep(0.2)
         assert server.stats.counts["ack_absorbed"] == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
+from callguard.fronts.sip.server import _ANSWER_OWN_BYTES
 from callguard.fronts.sip.transactions import (
     Receipt,
     ServerTransactions,
@@ -167,9 +168,13 @@ _SDP = (b"v=0\r\no=dialer 2890844526 2890844526 IN IP4 127.0.0.1\r\ns=call\r\n"
         b"m=video 0 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=inactive\r\n")
 
 
-def _with_sdp(request: bytes) -> bytes:
+def _with_sdp(request: bytes, candidates: int = 0) -> bytes:
+    """``request`` with its offer, and ``candidates`` ICE candidate lines in it (RFC 8839
+    §5.1: a dialer behind a NAT offers several)."""
+    sdp = _SDP + b"".join(b"a=candidate:%d 1 udp 2130706431 10.0.%d.1 49170 typ host\r\n"
+                          % (i, i) for i in range(candidates))
     return request.replace(b"Content-Length: 0\r\n\r\n", b"Content-Type: application/sdp"
-                           b"\r\nContent-Length: %d\r\n\r\n%s" % (len(_SDP), _SDP))
+                           b"\r\nContent-Length: %d\r\n\r\n%s" % (len(sdp), sdp))
 
 
 class TestTimerGAfterAMoveToUdp:
@@ -179,10 +184,17 @@ class TestTimerGAfterAMoveToUdp:
 
         The INVITE carries its offer, as a dialer's does: a moved transaction sends over
         UDP what the datagrams that asked for it allow, G's copies counted (hsip32,
-        ``_over_budget``), and the 284 bytes of a bodiless INVITE allow its answer once."""
+        ``_over_budget``), and the 284 bytes of a bodiless INVITE allow its answer once.
+        With the offer alone (802 bytes, 1,314 with ``_ANSWER_OWN_BYTES``) the 407-byte
+        answer went three times, exactly the ``>= 3`` asserted: 33 bytes more in the
+        answer and two (hsip33). With 24 candidates the bound allows one answer more
+        than the copy and G's four to 750 ms (past the ACK), and ``moved_answer_capped``
+        says the bound cut nothing: this tests timer G; the bound's edge is hsip32's
+        pure test."""
         server = await front(t1_ms=50)
         client = Client(server.port)
-        request = _with_sdp(invite("mg1"))
+        request = _with_sdp(invite("mg1"), candidates=24)
+        assert len(request) + _ANSWER_OWN_BYTES >= 6 * 407  # the copy, G's four, one more
         assert _finals(await _over_tcp(server.port, tcp(request), 0.3)) == [_302]
         await asyncio.sleep(0.1)
         client.send(request)
@@ -193,6 +205,7 @@ class TestTimerGAfterAMoveToUdp:
         await client.silence(0.0)  # what crossed the ACK
         assert await client.silence(0.5) == []
         assert server.stats.counts["retransmitted"] >= 2
+        assert server.stats.counts["moved_answer_capped"] == 0  # G's, not the bound's
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
 
 

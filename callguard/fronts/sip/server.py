@@ -785,13 +785,8 @@ _REFUSALS: dict[Receipt, _Answer] = {
                             '399 callguard "branch already used by another request"'),)),
     # §8.2.2.2: the request decided once, on the path it came by first
     Receipt.MERGED: (482, ()),
-    # a moved transaction's answer, larger than the datagram asking for it may be sent
-    # (``_over_budget``). §21.5.7 defines 513 for a request too large (and §18.1.1's
-    # move to TCP is a client's, for its requests): the Warning says it is the answer;
-    # the dialer learns no verdict from it, and places no call
-    Receipt.TOO_LARGE: (513, (("Warning", '399 callguard "the answer is larger than '
-                               'this datagram may be sent; send the request again over '
-                               'TCP"'),)),
+    # (a datagram asking for more than a moved transaction may send is absorbed, not
+    # refused 513: the refusal reached the real dialer's transaction, ``_known``)
 }
 
 
@@ -970,7 +965,7 @@ class SipFront:
                                        and self.transactions.bounded(peeked[1]) is None)):
             # a datagram that moves its transaction's answers is read whole: they go where
             # its Via says (§18.2.2, ``_stamp_via``), as a first answer does (hsip30); and
-            # one of a moved transaction, which may be refused (513, ``_over_budget``)
+            # one of a moved transaction, which may be absorbed (``_over_budget``)
             self._known(peeked[0], peeked[1], addr, transport, ident)  # a retransmission
             return
         try:
@@ -1128,21 +1123,39 @@ class SipFront:
                 self._downgrade_refused(addr[0])
                 return Receipt.ABSORBED
             if not transport.reliable and self._stream_bound(key):
-                # a datagram's ACK of answers that go over a stream: the ACK of a 513
-                # (``_over_budget``: a client ACKs every non-2xx, §17.1.1.3), never of
-                # the answer. It ended the transaction, and the copy over TCP was
-                # decided a second time (hrev153).
+                # a datagram's ACK of answers that go over a stream, never of the
+                # answer: forged, or (before hsip33) the ACK of a 513 (a client ACKs
+                # every non-2xx, §17.1.1.3). It ended the transaction, and the copy over
+                # TCP was decided a second time (hrev153). Absorbed, it holds nothing:
+                # the transaction lives to its own ACK or timer H as it would have.
                 self.stats.counts["ack_other_transport"] += 1
                 return Receipt.ABSORBED
         elif self.transactions.repeats(key, ident):
             if self._downgrading(key, addr, transport):
                 self._downgrade_refused(addr[0])
                 return Receipt.ABSORBED
+            if not transport.reliable and self._stream_bound(key) and not self._moving(
+                    key, addr):
+                # a datagram copy of a request whose connection is open: its answers go
+                # over that connection (§18.2.2), and the datagram may be forged. Each
+                # was sent the answer there again (a 287-byte copy, the 7 KB answer of an
+                # 8 KB INVITE, ``max_retransmits`` times) and its 100 while deciding:
+                # what the TCP peer got was a forger's to choose (hsip33)
+                self.stats.counts["udp_copy_of_stream"] += 1
+                return Receipt.ABSORBED
             if not transport.reliable:
-                if self._over_budget(key, addr, credit or 0):
+                over = self._over_budget(key, addr, credit or 0)
+                self.transactions.credit(key, credit or 0, addr)
+                if over:
+                    # absorbed, its bytes kept for the copies to come (``credit``): no
+                    # 513. A response is matched to its client transaction by branch and
+                    # CSeq method alone, not by transport (RFC 3261 §17.1.3), and any
+                    # datagram naming the dialer's host sends it to the dialer's own
+                    # port: a forged copy's 513 failed the real call begun over TCP
+                    # (§17.1.1.2: a final response ends Calling/Proceeding), and the
+                    # real dialer's copy got a refusal, never its 302 (hsip33)
                     self.stats.counts["moved_answer_too_large"] += 1
-                    return Receipt.TOO_LARGE
-                self.transactions.credit(key, credit or 0)
+                    return Receipt.ABSORBED
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
                                                    now=time.monotonic(), identity=ident,
                                                    merge=merge)
@@ -1169,13 +1182,17 @@ class SipFront:
         over TCP that made the answer (its echoed Via rows, its To and From): a 287-byte
         copy of an 8 KB INVITE was sent the 7 KB answer, then timer G's copies of it,
         220 times what came in, to the TCP peer's address (hrev144). Such a copy is
-        refused 513 (``_REFUSALS``), built from it and no larger than ``_stateless``
-        allows, and the transaction is not moved: its answer waits for a copy over TCP.
-        The dialer's own copy by UDP is the same request, answered in about as many
-        bytes (§8.2.6.2: the response echoes its Via, From, To, Call-ID, CSeq), and
+        absorbed and the transaction is not moved; its bytes wait (``credit``), and the
+        copies after it move the transaction when together they pay for the answer.
+        hsip32 answered it a stateless 513, which reached the real dialer's transaction
+        (a response is matched by branch, not transport: RFC 3261 §17.1.3) and failed
+        its call, forged or not (hsip33). The dialer's own copy by UDP is the same
+        request, answered in about as many bytes (§8.2.6.2: the response echoes its
+        Via, From, To, Call-ID, CSeq), and
         each of its retransmissions brings as much again."""
         if self._moving(key, addr):
-            budget = 0
+            # the copies before it naming the same address (``credit``)
+            budget = self.transactions.waiting(key, addr)
         else:
             bound = self.transactions.bounded(key)
             if bound is None:
@@ -1208,25 +1225,38 @@ class SipFront:
         if dest is None:
             return addr, transport
         first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
-        if not self._moving(key, addr):
+        if not self._moving(key, addr, transport):
             return first_addr, first
         if self._downgrading(key, addr, transport):  # refused in ``_known``: not reached
             self._downgrade_refused(addr[0])
             return first_addr, first
+        # ``credit`` is in the table already (``_known``): the bound is what the copies
+        # brought, this one's with them
         self.transactions.move(key, (addr, transport), reliable=transport.reliable,
-                               now=time.monotonic(), budget=credit)
+                               now=time.monotonic(), budget=0)
         return addr, transport
 
-    def _moving(self, key: Hashable, addr: tuple[str, int]) -> bool:
+    def _moving(self, key: Hashable, addr: tuple[str, int],
+                transport: _Transport | None = None) -> bool:
         """Whether a copy of ``key``'s request from ``addr`` takes its answers
         (``_answered_at``): its first came on a connection now closed, from ``addr``'s
-        host. Over UDP ``addr`` is where the copy's Via sends answers (``_stamp_via``)."""
+        host. Over UDP ``addr`` is where the copy's Via sends answers (``_stamp_via``).
+
+        A copy over a stream (``transport`` reliable) from that host also takes back the
+        answers of a transaction begun over a stream and moved to UDP (``bounded``): the
+        datagram that moved them may be forged (any source, any Via port on the
+        dialer's host), and the real dialer's copy over its new connection got nothing,
+        its answers going to that port (hsip33)."""
         dest = self.transactions.destination(key)
         if dest is None:
             return False
         first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
-        return isinstance(first, _Tcp) and not first.is_open(first_addr) and (
-            as_written(addr[0]) == as_written(first_addr[0]))
+        if as_written(addr[0]) != as_written(first_addr[0]):
+            return False
+        if isinstance(first, _Tcp):
+            return not first.is_open(first_addr)
+        return (transport is not None and transport.reliable
+                and self.transactions.bounded(key) is not None)
 
     def _downgrading(self, key: Hashable, addr: tuple[str, int], transport: _Transport
                      ) -> bool:

@@ -140,8 +140,6 @@ class Receipt(Enum):
     # refused, never given that transaction's answer
     MERGED = "merged"  # §8.2.2.2: the request of a live transaction come by another path
     # (another branch): 482, never decided a second time
-    TOO_LARGE = "too-large"  # (the front's) a datagram asking for more than a moved
-    # transaction may send it (``move``): refused, the transaction not moved
 
 
 @dataclass(slots=True)
@@ -163,6 +161,8 @@ class _Transaction:
     identity: int | None = None  # what a retransmission repeats, hashed (``receive``)
     merge: str | None = None  # Call-ID, From tag and CSeq of a tagless INVITE (§8.2.2.2)
     budget: int | None = None  # bytes it may still send over UDP, moved there (``move``)
+    waiting: int = 0  # bytes datagram copies brought before a move (``credit``)
+    waiting_for: object = None  # where the copies ``waiting`` counts had answers sent
 
 
 @dataclass
@@ -364,10 +364,18 @@ class ServerTransactions:
         if tx is None:
             return
         tx.dest = dest
+        if reliable and tx.budget is not None:
+            # back to a stream (a connection's handshake: no spoofed source) from a
+            # bounded move to datagrams, which any datagram naming the dialer's host
+            # could make (hsip33): as begun, timer G off again, no bound
+            tx.reliable, tx.budget, tx.next_send = True, None, None
+            self._schedule(key, tx, expires=tx.expires)
+            return
         if reliable or not tx.reliable:
             return
         tx.reliable = False
-        tx.budget = budget
+        tx.budget = None if budget is None else budget + tx.waiting
+        tx.waiting, tx.waiting_for = 0, None
         if tx.invite and tx.response is not None and tx.next_send is None:
             tx.interval = self.settings.t1
             tx.next_send = now + self.settings.t1
@@ -379,12 +387,31 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.budget
 
-    def credit(self, key: Hashable, size: int) -> None:
+    def credit(self, key: Hashable, size: int, dest: object = None) -> None:
         """A datagram of the transaction's request came again: its bound grows by
-        ``size`` (the front's: the datagram and ``_ANSWER_OWN_BYTES``), if it has one."""
+        ``size`` (the front's: the datagram and ``_ANSWER_OWN_BYTES``), if it has one.
+        Not moved yet (begun over a stream), the bytes wait for the move (``waiting``):
+        the copies that could not pay for the answer alone pay for it together
+        (hsip33), and what is sent stays within what came in. Only copies naming the
+        same ``dest`` (where their answers go) pay together: one naming another resets
+        the count. Else one small spoofed copy with another port on the dialer's host,
+        sent after the dialer's, moved the answer there, paid for by the dialer's
+        copies, and the dialer's copies after it paid for answers sent there (hrev161)."""
         tx = self._table.get(key)
-        if tx is not None and tx.budget is not None:
+        if tx is None:
+            return
+        if tx.budget is not None:
             tx.budget += size
+        elif tx.reliable:
+            if dest != tx.waiting_for:
+                tx.waiting, tx.waiting_for = 0, dest
+            tx.waiting += size
+
+    def waiting(self, key: Hashable, dest: object = None) -> int:
+        """The bytes datagram copies naming ``dest`` brought to a transaction not moved
+        (``credit``)."""
+        tx = self._table.get(key)
+        return 0 if tx is None or tx.waiting_for != dest else tx.waiting
 
     def spend(self, key: Hashable, size: int) -> bool:
         """Whether ``size`` bytes may be sent for the transaction (taken from its bound,
