@@ -1,0 +1,46 @@
+"""The stream cursor's test helpers, once (hoff33): the file walk, a rotation and the
+segment instant were copied into hoff30's, hoff32's, hrev148's and hrev160's tests
+(``_walk``, ``_rotate``, ``_STAMP``, ``_append``); they take them from here."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from callguard.compliance.segments import stamp_name
+from callguard.compliance.sinks import exclusive
+from callguard.compliance.stream_cursor import Cursor, Gap, read_step
+
+STAMP = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+
+
+def append(log: Path, *numbers: int) -> None:
+    """Append records ``{"n": n}`` as a writer does: whole lines, under the log's lock."""
+    with exclusive(log), log.open("ab") as handle:
+        handle.write(b"".join(orjson.dumps({"n": n}) + b"\n" for n in numbers))
+
+
+def rotate(log: Path, minutes: int = 0) -> Path:
+    """Close the current file as the segment of ``STAMP`` + ``minutes``, under the lock."""
+    target = stamp_name(log, STAMP + timedelta(minutes=minutes))
+    with exclusive(log):
+        os.replace(log, target)
+    return target
+
+
+def walk(log: Path, cursor: Cursor, steps: int = 50) -> tuple[list[int], Cursor, list[Gap]]:
+    """``read_step`` until caught up: the records' ``n`` sent, the cursor, the gaps."""
+    sent: list[int] = []
+    gaps: list[Gap] = []
+    for _ in range(steps):
+        lines, after, gap = read_step(log, cursor)
+        sent += [orjson.loads(line)["n"] for line in lines]
+        if gap is not None:
+            gaps.append(gap)
+        if after == cursor and not lines:
+            return sent, cursor, gaps
+        cursor = after
+    raise AssertionError("read_step never caught up")
