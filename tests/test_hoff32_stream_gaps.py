@@ -20,7 +20,6 @@ from pathlib import Path
 import orjson
 import structlog
 from jsonschema import Draft202012Validator
-from redis import asyncio as aioredis
 
 from callguard.compliance.purge import purge_files
 from callguard.compliance.sinks import exclusive
@@ -31,9 +30,16 @@ from callguard.compliance.stream_cursor import (
     save_cursor,
     start_cursor,
 )
-from tests.stream_cursor_helpers import STAMP, rotate, walk
+from tests.stream_cursor_helpers import (
+    STAMP,
+    has_entries,
+    make_sender,
+    rotate,
+    stream_entries,
+    until,
+    walk,
+)
 
-KEY = "callguard:compliance"
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "callguard" / "data" / "schemas" / "stream" / "stream-gap.json"
 _DAY0 = datetime(2020, 1, 1, tzinfo=UTC)
@@ -129,27 +135,6 @@ def test_a_rewrite_dropping_the_cursor_s_place_sends_the_segment_again(tmp_path)
     assert (sent, gaps) == ([4, 5, 6], [])
 
 
-async def _entries(url: str) -> list[dict]:
-    client = aioredis.from_url(url)
-    try:
-        entries = await client.xrange(KEY)
-    finally:
-        await client.aclose()
-    return [orjson.loads(fields[b"r"]) for _, fields in entries]
-
-
-async def _until(predicate, seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "not in time"
-        await asyncio.sleep(0.05)
-
-
-def _sender(log: Path, url: str, maxlen: int = 1000) -> LogStreamSender:
-    return LogStreamSender(aioredis.from_url(url, socket_timeout=2), log=log, key=KEY,
-                           maxlen=maxlen, node="node-b")
-
-
 def _validate(record: dict) -> None:
     schema = json.loads(SCHEMA.read_text())
     Draft202012Validator.check_schema(schema)
@@ -171,16 +156,16 @@ def test_gaps_go_on_the_stream_as_entries_of_their_own(tmp_path, redis_server):
     _append(log, 7)
 
     async def run() -> list[dict]:
-        sender = _sender(log, redis_server.url)
+        sender = make_sender(log, redis_server.url)
         with structlog.testing.capture_logs() as logs:
             sender.start()
-            await _until(lambda: _has(redis_server.url, 4))
+            await until(lambda: has_entries(redis_server.url, 4))
             await sender.aclose()
         said = [e for e in logs if e["event"] == "stream_gap"]
         assert [(e["reason"], e["offset"]) for e in said] == [("purged", 40),
                                                               ("oversize", start)], logs
         assert len(sender.gaps) == 2
-        return await _entries(redis_server.url)
+        return await stream_entries(redis_server.url)
 
     entries = asyncio.run(run())
     kinds = [e.get("event") for e in entries]
@@ -197,13 +182,6 @@ def test_gaps_go_on_the_stream_as_entries_of_their_own(tmp_path, redis_server):
     assert [e["n"] for e in entries if e["event"] == "purge"] == [5, 7]
 
 
-async def _has(url: str, count: int) -> bool:
-    try:
-        return len(await _entries(url)) >= count
-    except Exception:  # noqa: BLE001 - not there yet
-        return False
-
-
 def test_a_gap_not_taken_by_redis_is_sent_when_it_answers(tmp_path, redis_server):
     """The gap's entry is sent with the lines after it, or the cursor stays: Redis down
     when the gap is found, the entry is on the stream once it is back; said once."""
@@ -214,14 +192,14 @@ def test_a_gap_not_taken_by_redis_is_sent_when_it_answers(tmp_path, redis_server
     redis_server.kill()
 
     async def run() -> tuple[list[dict], list]:
-        sender = _sender(log, redis_server.url)
+        sender = make_sender(log, redis_server.url)
         with structlog.testing.capture_logs() as logs:
             sender.start()
             await asyncio.sleep(1.0)
             redis_server.start()
-            await _until(lambda: _has(redis_server.url, 2))
+            await until(lambda: has_entries(redis_server.url, 2))
             await sender.aclose()
-        return await _entries(redis_server.url), logs
+        return await stream_entries(redis_server.url), logs
 
     entries, logs = asyncio.run(run())
     assert [e["event"] for e in entries] == ["stream-gap", "purge"]
@@ -237,10 +215,10 @@ def test_a_backlog_longer_than_the_stream_s_maxlen_is_said(tmp_path, redis_serve
     _append(log, *range(300))
 
     async def run() -> list:
-        sender = _sender(log, redis_server.url, maxlen=100)
+        sender = make_sender(log, redis_server.url, maxlen=100)
         with structlog.testing.capture_logs() as logs:
             sender.start()
-            await _until(lambda: _sent(sender, 300))
+            await until(lambda: _sent(sender, 300))
             await sender.aclose()
         return logs
 
