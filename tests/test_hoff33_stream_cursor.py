@@ -71,15 +71,15 @@ def test_an_unreadable_line_in_a_closed_segment_is_a_gap_named(tmp_path):
     assert walk(log, cursor)[:2] == ([], cursor)  # nothing twice
 
 
-def test_an_unreadable_last_line_with_no_newline_is_a_gap_too(tmp_path):
+def test_an_unreadable_last_line_with_no_newline_is_a_torn_write_not_a_gap(tmp_path):
+    """A closed segment's last line with no newline that is no record is a crash's torn
+    write closed unhealed (sinks.close_segment), never acknowledged: no gap, as in the
+    current file (hrev163; hoff33 said it ``unreadable-line``)."""
     log = tmp_path / "compliance.jsonl"
     segment = stamp_name(log, STAMP)
     segment.write_bytes(_record(1) + _BAD)
     sent, _, gaps = walk(log, Cursor(stamp=STAMP, offset=0))
-    assert sent == [1]
-    start = len(_record(1))
-    assert [(g.offset, g.end, g.reason) for g in gaps] == [
-        (start, start + len(_BAD), "unreadable-line")]
+    assert (sent, gaps) == ([1], [])
 
 
 def test_an_unreadable_line_in_the_current_file_is_a_gap_too(tmp_path):

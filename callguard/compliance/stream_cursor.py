@@ -29,9 +29,9 @@ next one and the gap is said (``stream_gap``: the segment, the offset, the node)
 ``gaps``, and put on the stream in its place (a ``stream-gap`` entry: ``Gap.entry``, sent
 with the lines after it or the cursor stays), so the archive host learns of it (hoff32);
 so is a line longer than the read limit (1 MiB: damage), never sent, and a line that is no
-record (not a JSON object: damage; a crash's run of NULs is no record and is passed over
-unsaid), never sent (hoff33). A purge rewriting the
-segment under the cursor (its old lines dropped, the offsets after them moved back) is
+record (not a JSON object: damage; a crash's run of NULs, or a torn last line with no
+newline, is no record and is passed over unsaid), never sent (hoff33, hrev163). A purge
+rewriting the segment under the cursor (its old lines dropped, the offsets after them moved back) is
 found by the inode the cursor keeps (another file there), and the cursor's ``tail`` (the
 hash of the line before it) is looked for in it: the sender goes on after the first such
 line in the new file, or sends the segment again from its start; nothing skipped (the tail
@@ -308,10 +308,12 @@ def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0) -> _Read
                 gap = None if nuls else _damaged(path, offset, after, chunk)
                 return [], after, _tail_at(handle.fileno(), after), gap
             if end is None and chunk:  # a closed segment's last line with no newline
+                # no record: a crash's torn write, never acknowledged, closed unhealed
+                # (sinks.close_segment renames; LogFile._heal would have cut it): no gap,
+                # as in the current file (hrev163)
                 after = offset + len(chunk)
                 return (([chunk] if _keep(chunk) else []), after,
-                        _tail_at(handle.fileno(), after),
-                        _damaged(path, offset, after, chunk) if _unreadable(chunk) else None)
+                        _tail_at(handle.fileno(), after), None)
             return [], offset, None, None
         lines = chunk[:cut].split(b"\n")[:_BATCH_LINES]
         after = offset
