@@ -29,3 +29,23 @@ def test_a_torn_last_line_is_no_gap_in_the_current_file_nor_once_closed(tmp_path
     sent, cursor, gaps = walk(log, cursor)
     assert (sent, gaps) == ([], [])
     assert walk(log, cursor)[:2] == ([], cursor)
+
+
+_GLUED = _TORN + orjson.dumps({"n": 3}) + b"\n"  # a writer before hlog23 glued it on
+
+
+def test_a_record_glued_behind_a_torn_line_is_sent_not_a_gap(tmp_path):
+    """Every file reader keeps a whole record glued behind a torn line (reader.py
+    ``recover_line``), and a crash's NULs before one: hoff33 said the line an
+    ``unreadable-line`` gap naming the TORN record's decision id, and the glued record
+    was on the stream nowhere. Failed before: sent [1, 4] and a gap."""
+    log = tmp_path / "compliance.jsonl"
+    cursor = start_cursor(log)
+    with exclusive(log), log.open("ab") as handle:
+        handle.write(orjson.dumps({"n": 1}) + b"\n" + _GLUED + b"\x00" * 40
+                     + orjson.dumps({"n": 4}) + b"\n")
+    sent, cursor, gaps = walk(log, cursor)
+    assert (sent, gaps) == ([1, 3, 4], [])
+    assert close_segment(log) is not None
+    sent, _, gaps = walk(log, cursor)
+    assert (sent, gaps) == ([], [])  # nothing twice

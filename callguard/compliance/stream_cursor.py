@@ -30,7 +30,8 @@ next one and the gap is said (``stream_gap``: the segment, the offset, the node)
 with the lines after it or the cursor stays), so the archive host learns of it (hoff32);
 so is a line longer than the read limit (1 MiB: damage), never sent, and a line that is no
 record (not a JSON object: damage; a crash's run of NULs, or a torn last line with no
-newline, is no record and is passed over unsaid), never sent (hoff33, hrev163). A purge
+newline, is no record and is passed over unsaid; a whole record glued behind a torn
+line or NULs is sent, as every file reader keeps it), never sent (hoff33, hrev163). A purge
 rewriting the segment under the cursor (its old lines dropped, the offsets after them moved back) is
 found by the inode the cursor keeps (another file there), and the cursor's ``tail`` (the
 hash of the line before it) is looked for in it: the sender goes on after the first such
@@ -244,6 +245,25 @@ def _keep(line: bytes) -> bool:
         return False
 
 
+def _record_of(line: bytes) -> bytes | None:
+    """The record a line holds: itself, or a whole one glued behind a torn line (a writer
+    before hlog23) or behind a crash's NULs, as every file reader keeps it
+    (``reader.recover_line``); None: no record. hoff33 said such a line a gap naming the
+    torn record's id, and the glued one was on the stream nowhere (hrev163)."""
+    if _keep(line):
+        return line
+    start = line.find(b'{"', 1)
+    while start > 0:
+        if _keep(line[start:]):
+            return line[start:]
+        start = line.find(b'{"', start + 1)
+    return None
+
+
+def _records(lines: list[bytes]) -> list[bytes]:
+    return [record for line in lines if (record := _record_of(line)) is not None]
+
+
 _Read = tuple[list[bytes], int, str | None, Gap | None]
 
 
@@ -275,7 +295,7 @@ def _skip_line(handle: BinaryIO, offset: int, end: int | None) -> tuple[int, boo
 def _unreadable(line: bytes) -> bool:
     """A line that is no record yet holds something (not a crash's run of NULs, not
     empty): damage in the evidence, said as a gap, never passed over unsaid (hoff33)."""
-    return bool(line.strip(b"\x00")) and not _keep(line)
+    return bool(line.strip(b"\x00")) and _record_of(line) is None
 
 
 def _damaged(path: Path, offset: int, end: int, head: bytes) -> Gap | None:
@@ -312,8 +332,7 @@ def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0) -> _Read
                 # (sinks.close_segment renames; LogFile._heal would have cut it): no gap,
                 # as in the current file (hrev163)
                 after = offset + len(chunk)
-                return (([chunk] if _keep(chunk) else []), after,
-                        _tail_at(handle.fileno(), after), None)
+                return _records([chunk]), after, _tail_at(handle.fileno(), after), None
             return [], offset, None, None
         lines = chunk[:cut].split(b"\n")[:_BATCH_LINES]
         after = offset
@@ -327,8 +346,7 @@ def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0) -> _Read
             after += len(line) + 1
         else:
             index = len(lines)
-        return [line for line in lines[:index] if _keep(line)], after, _tail_at(
-            handle.fileno(), after), None
+        return _records(lines[:index]), after, _tail_at(handle.fileno(), after), None
 
 
 def _frames_from(path: Path, offset: int) -> Iterator[tuple[int, list[bytes]]]:
@@ -362,17 +380,17 @@ def _read_compressed(path: Path, offset: int) -> _Read:
             if position >= offset:
                 if size > _LINE_MAX or _unreadable(line):
                     if lines:  # the lines before it first
-                        return [x for x in lines if _keep(x)], position, _hash(recent), None
+                        return _records(lines), position, _hash(recent), None
                     gap = _damaged(path, position, position + size, line)
                     return [], position + size, _hash((line + b"\n")[-_TAIL:]), gap
                 lines.append(line)
             recent = (line + b"\n")[-_TAIL:]
             position += size
             if position > offset and len(lines) >= _BATCH_LINES:
-                return [x for x in lines if _keep(x)], position, _hash(recent), None
+                return _records(lines), position, _hash(recent), None
     if position <= offset:
         return [], offset, None, None
-    return [x for x in lines if _keep(x)], position, _hash(recent), None
+    return _records(lines), position, _hash(recent), None
 
 
 def _segment_lines(segment: Segment) -> Iterator[tuple[int, bytes]]:
