@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -18,8 +17,6 @@ import structlog
 from redis import asyncio as aioredis
 
 from callguard.compliance.seekable import compress_lines
-from callguard.compliance.segments import stamp_name
-from callguard.compliance.sinks import exclusive
 from callguard.compliance.stream_cursor import (
     Cursor,
     LogStreamSender,
@@ -29,36 +26,9 @@ from callguard.compliance.stream_cursor import (
     save_cursor,
     start_cursor,
 )
+from tests.stream_cursor_helpers import append, rotate, walk
 
 KEY = "callguard:compliance"
-_STAMP = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
-
-
-def _append(log: Path, *numbers: int) -> None:
-    """Append records as a writer does: whole lines, under the log's lock."""
-    with exclusive(log), log.open("ab") as handle:
-        handle.write(b"".join(orjson.dumps({"n": n}) + b"\n" for n in numbers))
-
-
-def _rotate(log: Path, minutes: int) -> Path:
-    target = stamp_name(log, _STAMP + timedelta(minutes=minutes))
-    with exclusive(log):
-        os.replace(log, target)
-    return target
-
-
-def _walk(log: Path, cursor: Cursor, steps: int = 50) -> tuple[list[int], Cursor, list]:
-    sent: list[int] = []
-    gaps = []
-    for _ in range(steps):
-        lines, after, gap = read_step(log, cursor)
-        sent += [orjson.loads(line)["n"] for line in lines]
-        if gap is not None:
-            gaps.append(gap)
-        if after == cursor and not lines:
-            return sent, cursor, gaps
-        cursor = after
-    raise AssertionError("read_step never caught up")
 
 
 def test_walk_from_an_empty_data_dir_then_a_rotation_under_the_cursor(tmp_path):
@@ -66,67 +36,67 @@ def test_walk_from_an_empty_data_dir_then_a_rotation_under_the_cursor(tmp_path):
     (tmp_path / "compliance.jsonl.lock").touch()
     cursor = start_cursor(log)  # no file yet
     assert cursor == Cursor(stamp=None, offset=0, ino=0, after=None)
-    _append(log, 1, 2)
-    sent, cursor, gaps = _walk(log, cursor)
+    append(log, 1, 2)
+    sent, cursor, gaps = walk(log, cursor)
     assert (sent, gaps) == ([1, 2], [])
-    _append(log, 3, 4)
-    _rotate(log, 1)  # 3 and 4 not sent yet: they are in the closed segment now
-    _append(log, 5)
-    _rotate(log, 2)
-    _append(log, 6)
-    sent, cursor, gaps = _walk(log, cursor)
+    append(log, 3, 4)
+    rotate(log, 1)  # 3 and 4 not sent yet: they are in the closed segment now
+    append(log, 5)
+    rotate(log, 2)
+    append(log, 6)
+    sent, cursor, gaps = walk(log, cursor)
     assert (sent, gaps) == ([3, 4, 5, 6], [])
     assert cursor.stamp is None
-    assert _walk(log, cursor)[0] == []  # caught up: nothing twice
+    assert walk(log, cursor)[0] == []  # caught up: nothing twice
 
 
 def test_walk_reads_on_in_a_compressed_segment(tmp_path):
     log = tmp_path / "compliance.jsonl"
     cursor = start_cursor(log)
-    _append(log, 1, 2)
-    sent, cursor, _ = _walk(log, cursor)
+    append(log, 1, 2)
+    sent, cursor, _ = walk(log, cursor)
     assert sent == [1, 2]
-    _append(log, 3, 4)
-    closed = _rotate(log, 1)
+    append(log, 3, 4)
+    closed = rotate(log, 1)
     packed = closed.with_name(closed.name + ".zst")
     with packed.open("wb") as out:  # as `callguard archive` does: then the plain one goes
         compress_lines(closed.read_bytes().splitlines(keepends=True), out)
     closed.unlink()
-    _append(log, 5)
-    sent, cursor, gaps = _walk(log, cursor)
+    append(log, 5)
+    sent, cursor, gaps = walk(log, cursor)
     assert (sent, gaps) == ([3, 4, 5], [])
 
 
 def test_a_segment_purged_before_it_was_sent_is_a_gap_said(tmp_path):
     log = tmp_path / "compliance.jsonl"
     cursor = start_cursor(log)
-    _append(log, 1)
-    sent, cursor, _ = _walk(log, cursor)
+    append(log, 1)
+    sent, cursor, _ = walk(log, cursor)
     assert sent == [1]
-    _append(log, 2, 3)
-    first = _rotate(log, 1)
-    _append(log, 4)
-    _rotate(log, 2)
-    _append(log, 5)
+    append(log, 2, 3)
+    first = rotate(log, 1)
+    append(log, 4)
+    rotate(log, 2)
+    append(log, 5)
     lines, cursor, gap = read_step(log, cursor)  # onto the first closed segment
     assert (lines, gap) == ([], None)
     first.unlink()  # purged before its lines went
-    sent, cursor, gaps = _walk(log, cursor)
+    sent, cursor, gaps = walk(log, cursor)
     assert sent == [4, 5]
     assert [(g.segment, g.offset) for g in gaps] == [(first.name, len(b'{"n":1}\n'))]
 
 
 def test_a_line_not_whole_is_not_sent(tmp_path):
     log = tmp_path / "compliance.jsonl"
-    _append(log, 1)
+    append(log, 1)
     cursor = start_cursor(log)
     with log.open("ab") as handle:
         handle.write(b'{"n":2}\n{"n":')
-    sent, cursor, _ = _walk(log, cursor)
+    sent, cursor, _ = walk(log, cursor)
     assert sent == [2]
     with log.open("ab") as handle:
         handle.write(b'3}\n{"torn":\n{"n":4}\n')  # half a line a crash left, healed
-    assert _walk(log, cursor)[0] == [3, 4]
+    assert walk(log, cursor)[0] == [3, 4]
 
 
 async def _stream(url: str) -> list[int]:
@@ -154,21 +124,21 @@ def test_records_made_while_redis_is_down_are_sent_when_it_answers(tmp_path, red
     """A serve's sender: Redis killed, records made, Redis back: each sent once."""
     log = tmp_path / "data" / "compliance.jsonl"
     log.parent.mkdir()
-    _append(log, 0)  # before this sender's first start: not its to send
+    append(log, 0)  # before this sender's first start: not its to send
 
     async def run() -> None:
         sender = _sender(log, redis_server.url)
         sender.start()
-        _append(log, 1)
+        append(log, 1)
         sender.write(b"")
         await _until(lambda: _is(redis_server.url, [1]))
         redis_server.kill()
         with structlog.testing.capture_logs() as logs:
-            _append(log, 2, 3)
+            append(log, 2, 3)
             sender.write(b"")
             await asyncio.sleep(1.0)
             redis_server.start()
-            _append(log, 4)
+            append(log, 4)
             sender.write(b"")
             await _until(lambda: _is(redis_server.url, [1, 2, 3, 4]))
         events = [entry["event"] for entry in logs]
@@ -194,14 +164,14 @@ def test_a_sender_stopped_while_redis_is_down_leaves_them_for_the_next(tmp_path,
     the next sender on the data dir, once Redis answers, sends them first."""
     log = tmp_path / "data" / "compliance.jsonl"
     log.parent.mkdir()
-    _append(log, 0)
+    append(log, 0)
     redis_server.stop()
 
     async def first() -> None:
         sender = _sender(log, redis_server.url)
         sender.start()
         await asyncio.sleep(0.1)
-        _append(log, 1, 2)
+        append(log, 1, 2)
         sender.write(b"")
         with structlog.testing.capture_logs() as logs:
             await sender.aclose()
@@ -238,7 +208,7 @@ def test_a_killed_sender_s_records_are_sent_by_the_next(tmp_path, redis_server):
     async def crashed() -> None:
         sender = _sender(log, redis_server.url)
         sender.start()
-        _append(log, 1)
+        append(log, 1)
         sender.write(b"")
         await _until(lambda: _is(redis_server.url, [1]))
         assert sender._task is not None
@@ -246,7 +216,7 @@ def test_a_killed_sender_s_records_are_sent_by_the_next(tmp_path, redis_server):
         os.close(sender._lock_fd)  # the process's end releases its lock
 
     asyncio.run(crashed())
-    _append(log, 2, 3)  # made, then the process died before they were sent
+    append(log, 2, 3)  # made, then the process died before they were sent
 
     async def next_one() -> None:
         sender = _sender(log, redis_server.url)
@@ -269,13 +239,13 @@ def test_one_sender_per_data_dir_sends_another_process_s_lines(tmp_path, redis_s
         await _until(lambda: _holds(serve))
         check = _sender(log, redis_server.url)
         check.start()
-        _append(log, 1)
+        append(log, 1)
         check.write(b"")  # the check's own view: not the holder, it sends nothing
         await check.aclose()
         assert not check.holder
         assert check.sent == 0
         await _until(lambda: _is(redis_server.url, [1]))  # the serve's poll took it
-        _append(log, 2)
+        append(log, 2)
         serve.write(b"")
         await _until(lambda: _is(redis_server.url, [1, 2]))
         await serve.aclose()

@@ -20,7 +20,6 @@ from pathlib import Path
 import orjson
 import structlog
 from jsonschema import Draft202012Validator
-from redis import asyncio as aioredis
 
 from callguard.compliance.purge import purge_files
 from callguard.compliance.sinks import exclusive
@@ -31,9 +30,16 @@ from callguard.compliance.stream_cursor import (
     save_cursor,
     start_cursor,
 )
-from tests.test_hoff30_stream_cursor import _STAMP, _rotate, _walk
+from tests.stream_cursor_helpers import (
+    STAMP,
+    has_entries,
+    make_sender,
+    rotate,
+    stream_entries,
+    until,
+    walk,
+)
 
-KEY = "callguard:compliance"
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "callguard" / "data" / "schemas" / "stream" / "stream-gap.json"
 _DAY0 = datetime(2020, 1, 1, tzinfo=UTC)
@@ -63,7 +69,7 @@ def test_a_line_longer_than_the_read_limit_is_a_gap_named(tmp_path):
     _append(log, 2, pad=3 << 19)
     end = log.stat().st_size
     _append(log, 3)
-    sent, cursor, gaps = _walk(log, cursor)
+    sent, cursor, gaps = walk(log, cursor)
     assert sent == [1, 3]
     assert [(g.segment, g.offset, g.end, g.reason) for g in gaps] == [
         (log.name, start, end, "oversize")]
@@ -77,7 +83,7 @@ def test_a_run_of_nuls_is_not_a_gap(tmp_path):
     with exclusive(log), log.open("ab") as handle:
         handle.write(b"\x00" * (3 << 19) + b"\n")
     _append(log, 2)
-    sent, _, gaps = _walk(log, cursor)
+    sent, _, gaps = walk(log, cursor)
     assert (sent, gaps) == ([1, 2], [])
 
 
@@ -87,17 +93,17 @@ def test_a_purge_rewriting_the_segment_under_the_cursor_skips_nothing(tmp_path):
     log = tmp_path / "compliance.jsonl"
     cursor = start_cursor(log)
     _append(log, 1, 2, 3)
-    sent, cursor, _ = _walk(log, cursor)
+    sent, cursor, _ = walk(log, cursor)
     assert sent == [1, 2, 3]
     _append(log, 4, 5, 6)
-    segment = _rotate(log, 1)
+    segment = rotate(log, 1)
     lines, cursor, _ = read_step(log, cursor)  # onto the closed segment, after 3
     assert lines == []
     assert cursor.stamp is not None
     result = purge_files(log, _DAY0 + timedelta(days=2, hours=12))  # drops 1 and 2
     assert result.files_rewritten == 1
     assert segment.read_bytes() == b"".join(_line(n) for n in (3, 4, 5, 6))
-    sent, _, gaps = _walk(log, cursor)
+    sent, _, gaps = walk(log, cursor)
     assert (sent, gaps) == ([4, 5, 6], [])  # found where it was: none twice
 
 
@@ -107,10 +113,10 @@ def test_a_purge_of_the_current_file_under_the_cursor_skips_nothing(tmp_path):
     log = tmp_path / "compliance.jsonl"
     cursor = start_cursor(log)
     _append(log, 1, 2, 3)
-    sent, cursor, _ = _walk(log, cursor)
+    sent, cursor, _ = walk(log, cursor)
     _append(log, 4, 5, 6)
     purge_files(log, _DAY0 + timedelta(days=2, hours=12))
-    sent, _, gaps = _walk(log, cursor)
+    sent, _, gaps = walk(log, cursor)
     assert (sent, gaps) == ([4, 5, 6], [])
 
 
@@ -120,34 +126,13 @@ def test_a_rewrite_dropping_the_cursor_s_place_sends_the_segment_again(tmp_path)
     log = tmp_path / "compliance.jsonl"
     cursor = start_cursor(log)
     _append(log, 1, 2, 3)
-    sent, cursor, _ = _walk(log, cursor)
+    sent, cursor, _ = walk(log, cursor)
     _append(log, 4, 5, 6)
-    _rotate(log, 1)
+    rotate(log, 1)
     _, cursor, _ = read_step(log, cursor)
     purge_files(log, _DAY0 + timedelta(days=3, hours=12))  # drops 1, 2 and 3
-    sent, _, gaps = _walk(log, cursor)
+    sent, _, gaps = walk(log, cursor)
     assert (sent, gaps) == ([4, 5, 6], [])
-
-
-async def _entries(url: str) -> list[dict]:
-    client = aioredis.from_url(url)
-    try:
-        entries = await client.xrange(KEY)
-    finally:
-        await client.aclose()
-    return [orjson.loads(fields[b"r"]) for _, fields in entries]
-
-
-async def _until(predicate, seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "not in time"
-        await asyncio.sleep(0.05)
-
-
-def _sender(log: Path, url: str, maxlen: int = 1000) -> LogStreamSender:
-    return LogStreamSender(aioredis.from_url(url, socket_timeout=2), log=log, key=KEY,
-                           maxlen=maxlen, node="node-b")
 
 
 def _validate(record: dict) -> None:
@@ -164,23 +149,23 @@ def test_gaps_go_on_the_stream_as_entries_of_their_own(tmp_path, redis_server):
     log = tmp_path / "data" / "compliance.jsonl"
     log.parent.mkdir()
     _append(log, 5)
-    save_cursor(log, Cursor(stamp=_STAMP, offset=40))  # a segment purged, unsent
+    save_cursor(log, Cursor(stamp=STAMP, offset=40))  # a segment purged, unsent
     start = log.stat().st_size
     _append(log, 6, pad=3 << 19)
     end = log.stat().st_size
     _append(log, 7)
 
     async def run() -> list[dict]:
-        sender = _sender(log, redis_server.url)
+        sender = make_sender(log, redis_server.url)
         with structlog.testing.capture_logs() as logs:
             sender.start()
-            await _until(lambda: _has(redis_server.url, 4))
+            await until(lambda: has_entries(redis_server.url, 4))
             await sender.aclose()
         said = [e for e in logs if e["event"] == "stream_gap"]
         assert [(e["reason"], e["offset"]) for e in said] == [("purged", 40),
                                                               ("oversize", start)], logs
         assert len(sender.gaps) == 2
-        return await _entries(redis_server.url)
+        return await stream_entries(redis_server.url)
 
     entries = asyncio.run(run())
     kinds = [e.get("event") for e in entries]
@@ -190,18 +175,11 @@ def test_gaps_go_on_the_stream_as_entries_of_their_own(tmp_path, redis_server):
         _validate(entry)
         assert entry["node"] == "node-b"
     assert (purged["segment"], purged["offset"], purged["reason"]) == (
-        f"{log.name}.{_STAMP:%Y%m%dT%H%M%S%f}Z", 40, "purged")
+        f"{log.name}.{STAMP:%Y%m%dT%H%M%S%f}Z", 40, "purged")
     assert "end" not in purged  # to its end: how far it went is not known
     assert (oversize["segment"], oversize["offset"], oversize["end"], oversize["reason"]) == (
         log.name, start, end, "oversize")
     assert [e["n"] for e in entries if e["event"] == "purge"] == [5, 7]
-
-
-async def _has(url: str, count: int) -> bool:
-    try:
-        return len(await _entries(url)) >= count
-    except Exception:  # noqa: BLE001 - not there yet
-        return False
 
 
 def test_a_gap_not_taken_by_redis_is_sent_when_it_answers(tmp_path, redis_server):
@@ -210,18 +188,18 @@ def test_a_gap_not_taken_by_redis_is_sent_when_it_answers(tmp_path, redis_server
     log = tmp_path / "data" / "compliance.jsonl"
     log.parent.mkdir()
     _append(log, 5)
-    save_cursor(log, Cursor(stamp=_STAMP, offset=40))
+    save_cursor(log, Cursor(stamp=STAMP, offset=40))
     redis_server.kill()
 
     async def run() -> tuple[list[dict], list]:
-        sender = _sender(log, redis_server.url)
+        sender = make_sender(log, redis_server.url)
         with structlog.testing.capture_logs() as logs:
             sender.start()
             await asyncio.sleep(1.0)
             redis_server.start()
-            await _until(lambda: _has(redis_server.url, 2))
+            await until(lambda: has_entries(redis_server.url, 2))
             await sender.aclose()
-        return await _entries(redis_server.url), logs
+        return await stream_entries(redis_server.url), logs
 
     entries, logs = asyncio.run(run())
     assert [e["event"] for e in entries] == ["stream-gap", "purge"]
@@ -237,10 +215,10 @@ def test_a_backlog_longer_than_the_stream_s_maxlen_is_said(tmp_path, redis_serve
     _append(log, *range(300))
 
     async def run() -> list:
-        sender = _sender(log, redis_server.url, maxlen=100)
+        sender = make_sender(log, redis_server.url, maxlen=100)
         with structlog.testing.capture_logs() as logs:
             sender.start()
-            await _until(lambda: _sent(sender, 300))
+            await until(lambda: _sent(sender, 300))
             await sender.aclose()
         return logs
 

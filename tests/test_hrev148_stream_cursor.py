@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import orjson
 import structlog
@@ -18,32 +17,14 @@ from callguard.compliance import stream_cursor
 from callguard.compliance.segments import stamp_name
 from callguard.compliance.sinks import exclusive
 from callguard.compliance.stream_cursor import (
-    Cursor,
     LogStreamSender,
     cursor_path,
     load_cursor,
-    read_step,
     start_cursor,
 )
+from tests.stream_cursor_helpers import STAMP, append, walk
 
 KEY = "callguard:compliance"
-_STAMP = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
-
-
-def _append(log: Path, *numbers: int) -> None:
-    with exclusive(log), log.open("ab") as handle:
-        handle.write(b"".join(orjson.dumps({"n": n}) + b"\n" for n in numbers))
-
-
-def _walk(log: Path, cursor: Cursor, steps: int = 50) -> tuple[list[int], Cursor]:
-    sent: list[int] = []
-    for _ in range(steps):
-        lines, after, _gap = read_step(log, cursor)
-        sent += [orjson.loads(line)["n"] for line in lines]
-        if after == cursor and not lines:
-            return sent, cursor
-        cursor = after
-    raise AssertionError("read_step never caught up")
 
 
 def test_a_rotation_between_the_stat_and_the_read_skips_nothing(tmp_path, monkeypatch):
@@ -53,10 +34,10 @@ def test_a_rotation_between_the_stat_and_the_read_skips_nothing(tmp_path, monkey
     skipped there, and sent twice from the new file."""
     log = tmp_path / "compliance.jsonl"
     cursor = start_cursor(log)
-    _append(log, 1)
-    sent, cursor = _walk(log, cursor)
+    append(log, 1)
+    sent, cursor, _ = walk(log, cursor)
     assert sent == [1]
-    _append(log, 2, 3)
+    append(log, 2, 3)
     real = stream_cursor._current
     rotated = []
 
@@ -65,13 +46,13 @@ def test_a_rotation_between_the_stat_and_the_read_skips_nothing(tmp_path, monkey
         if not rotated:  # the writer rotates, then appends to its new file
             rotated.append(True)
             with exclusive(log):
-                os.replace(log, stamp_name(log, _STAMP + timedelta(minutes=1)))
-            _append(log, *range(10, 40))
+                os.replace(log, stamp_name(log, STAMP + timedelta(minutes=1)))
+            append(log, *range(10, 40))
         return answer
 
     monkeypatch.setattr(stream_cursor, "_current", rotate_after_stat)
-    sent, cursor = _walk(log, cursor)  # the step that saw the rotation: nothing, or ...
-    more, cursor = _walk(log, cursor)  # ... the sender's next look (half a second on)
+    sent, cursor, _ = walk(log, cursor)  # the step that saw the rotation: nothing, or ...
+    more, cursor, _ = walk(log, cursor)  # ... the sender's next look (half a second on)
     assert sent + more == [2, 3, *range(10, 40)]
 
 
@@ -89,7 +70,7 @@ def test_a_read_that_fails_does_not_stop_the_sender(tmp_path, redis_server, monk
     raised the error. Now it is said (``stream_read_failed``) and the read tried again."""
     log = tmp_path / "data" / "compliance.jsonl"
     log.parent.mkdir()
-    _append(log, 0)
+    append(log, 0)
     real = stream_cursor.read_step
     failures = [OSError(5, "Input/output error")] * 2
 
@@ -105,7 +86,7 @@ def test_a_read_that_fails_does_not_stop_the_sender(tmp_path, redis_server, monk
                                  log=log, key=KEY, maxlen=1000, node="node-b")
         with structlog.testing.capture_logs() as logs:
             sender.start()
-            _append(log, 1, 2)
+            append(log, 1, 2)
             sender.write(b"")
             client = aioredis.from_url(redis_server.url)
             try:
@@ -130,13 +111,13 @@ def test_an_unreadable_cursor_sends_the_current_file_again(tmp_path, redis_serve
     start (the archiver keeps a decision once), and said."""
     log = tmp_path / "data" / "compliance.jsonl"
     log.parent.mkdir()
-    _append(log, 1, 2)  # left unsent by the process before
+    append(log, 1, 2)  # left unsent by the process before
     cursor_path(log).write_bytes(b"\x00\x00garbage")
 
     async def run() -> list[int]:
         sender = LogStreamSender(aioredis.from_url(redis_server.url, socket_timeout=2),
                                  log=log, key=KEY, maxlen=1000, node="node-b")
-        _append(log, 3)  # this process's own record, before its sender runs
+        append(log, 3)  # this process's own record, before its sender runs
         with structlog.testing.capture_logs() as logs:
             sender.start()
             await asyncio.sleep(1.0)
@@ -157,7 +138,7 @@ def test_an_unreadable_cursor_sends_the_current_file_again(tmp_path, redis_serve
 def test_the_first_start_on_a_data_dir_says_where_the_stream_begins(tmp_path, redis_server):
     log = tmp_path / "data" / "compliance.jsonl"
     log.parent.mkdir()
-    _append(log, 1)  # an older version's, maybe unsent: not looked for, and said
+    append(log, 1)  # an older version's, maybe unsent: not looked for, and said
 
     async def run(times: int) -> list[str]:
         events = []

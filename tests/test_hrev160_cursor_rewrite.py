@@ -10,14 +10,12 @@ place: a purge keeps or drops identical lines alike). Real files, real purge."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
 from callguard.compliance.purge import purge_files
-from callguard.compliance.segments import stamp_name
 from callguard.compliance.sinks import exclusive
 from callguard.compliance.stream_cursor import (
     Cursor,
@@ -26,8 +24,8 @@ from callguard.compliance.stream_cursor import (
     save_cursor,
     start_cursor,
 )
+from tests.stream_cursor_helpers import STAMP, rotate, walk
 
-_STAMP = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 _DAY0 = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -54,24 +52,6 @@ def _write(log: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def _walk(log: Path, cursor: Cursor, steps: int = 50) -> tuple[list[int], Cursor]:
-    sent: list[int] = []
-    for _ in range(steps):
-        lines, after, _gap = read_step(log, cursor)
-        sent += [orjson.loads(line)["n"] for line in lines]
-        if after == cursor and not lines:
-            return sent, cursor
-        cursor = after
-    raise AssertionError("read_step never caught up")
-
-
-def _rotate(log: Path) -> Path:
-    target = stamp_name(log, _STAMP)
-    with exclusive(log):
-        os.replace(log, target)
-    return target
-
-
 def test_an_identical_line_at_the_old_offset_does_not_pass_for_the_cursor_s(tmp_path):
     """Old line A (day 0), T, X, T again (identical: same event, same instant). The
     cursor is after the first T; A is as long as T and X together, so once purge drops
@@ -81,15 +61,15 @@ def test_an_identical_line_at_the_old_offset_does_not_pass_for_the_cursor_s(tmp_
     cursor = start_cursor(log)
     t, x = _line(5), _line(6)
     _write(log, _sized(0, len(t) + len(x)) + t)
-    sent, cursor = _walk(log, cursor)
+    sent, cursor, _ = walk(log, cursor)
     assert sent == [0, 5]
     _write(log, x + t)
-    _rotate(log)
+    rotate(log)
     lines, cursor, _ = read_step(log, cursor)  # onto the closed segment, after the first T
     assert lines == []
     assert cursor.stamp is not None
     assert purge_files(log, _DAY0 + timedelta(days=2)).files_rewritten == 1
-    sent, _ = _walk(log, cursor)
+    sent, _, _ = walk(log, cursor)
     assert sent == [6, 5]
 
 
@@ -99,16 +79,16 @@ def test_a_saved_closed_cursor_keeps_its_file_s_inode(tmp_path):
     log = tmp_path / "compliance.jsonl"
     cursor = start_cursor(log)
     _write(log, _line(5) + _line(6))
-    _, cursor = _walk(log, cursor)
+    _, cursor, _ = walk(log, cursor)
     _write(log, _line(7))
-    segment = _rotate(log)
+    segment = rotate(log)
     _, cursor, _ = read_step(log, cursor)
     save_cursor(log, cursor)
     loaded = load_cursor(log)
     assert loaded == cursor
     assert loaded is not None
     assert loaded.ino == segment.stat().st_ino
-    assert _walk(log, loaded)[0] == [7]
+    assert walk(log, loaded)[0] == [7]
 
 
 def test_an_old_closed_cursor_with_no_line_to_check_sends_the_segment_again(tmp_path):
@@ -118,10 +98,10 @@ def test_an_old_closed_cursor_with_no_line_to_check_sends_the_segment_again(tmp_
     skipped: the old offset is past it in the rewritten file)."""
     log = tmp_path / "compliance.jsonl"
     _write(log, _line(1) + _line(5) + _line(6) + _line(7) + _line(8))
-    segment = _rotate(log)
+    segment = rotate(log)
     old = len(_line(1) + _line(5) + _line(6))  # after 6: 7 and 8 unsent
-    cursor = Cursor(stamp=_STAMP, offset=old)
+    cursor = Cursor(stamp=STAMP, offset=old)
     assert purge_files(log, _DAY0 + timedelta(days=3)).files_rewritten == 1
     assert segment.read_bytes().startswith(_line(5))
-    sent, _ = _walk(log, cursor)
+    sent, _, _ = walk(log, cursor)
     assert sent == [5, 6, 7, 8]

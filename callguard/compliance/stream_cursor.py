@@ -28,8 +28,11 @@ A segment the cursor names that was purged before it was sent: the cursor moves 
 next one and the gap is said (``stream_gap``: the segment, the offset, the node), as
 ``gaps``, and put on the stream in its place (a ``stream-gap`` entry: ``Gap.entry``, sent
 with the lines after it or the cursor stays), so the archive host learns of it (hoff32);
-so is a line longer than the read limit (1 MiB: damage), never sent. A purge rewriting the
-segment under the cursor (its old lines dropped, the offsets after them moved back) is
+so is a line longer than the read limit (1 MiB: damage), never sent, and a line that is no
+record (not a JSON object: damage; a crash's run of NULs, or a torn last line with no
+newline, is no record and is passed over unsaid; a whole record glued behind a torn
+line or NULs is sent, as every file reader keeps it), never sent (hoff33, hrev163). A purge
+rewriting the segment under the cursor (its old lines dropped, the offsets after them moved back) is
 found by the inode the cursor keeps (another file there), and the cursor's ``tail`` (the
 hash of the line before it) is looked for in it: the sender goes on after the first such
 line in the new file, or sends the segment again from its start; nothing skipped (the tail
@@ -54,6 +57,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +68,7 @@ import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from callguard.compliance.seekable import iter_frames
+from callguard.compliance.seekable import SeekableError, frame_lines, read_seek_table
 from callguard.compliance.segments import Segment, closed_segments
 from callguard.compliance.sinks import exclusive
 from callguard.stores.embedded.identity import write_atomically
@@ -130,7 +134,8 @@ class Gap:
     """Records of the log the stream will not have: a segment purged (``purged``) or the
     current file gone (``gone``) before its lines were sent — from ``offset`` to its end
     (``end`` None: how far it went is not known) — or a line longer than the read limit
-    (``oversize``: ``offset`` to ``end``, and the decision id it names, if one is read)."""
+    (``oversize``) or one that is no record (``unreadable-line``: damage; not a crash's
+    run of NULs) — ``offset`` to ``end``, and the decision id it names, if one is read."""
 
     segment: str
     offset: int
@@ -240,6 +245,25 @@ def _keep(line: bytes) -> bool:
         return False
 
 
+def _record_of(line: bytes) -> bytes | None:
+    """The record a line holds: itself, or a whole one glued behind a torn line (a writer
+    before hlog23) or behind a crash's NULs, as every file reader keeps it
+    (``reader.recover_line``); None: no record. hoff33 said such a line a gap naming the
+    torn record's id, and the glued one was on the stream nowhere (hrev163)."""
+    if _keep(line):
+        return line
+    start = line.find(b'{"', 1)
+    while start > 0:
+        if _keep(line[start:]):
+            return line[start:]
+        start = line.find(b'{"', start + 1)
+    return None
+
+
+def _records(lines: list[bytes]) -> list[bytes]:
+    return [record for line in lines if (record := _record_of(line)) is not None]
+
+
 _Read = tuple[list[bytes], int, str | None, Gap | None]
 
 
@@ -268,9 +292,22 @@ def _skip_line(handle: BinaryIO, offset: int, end: int | None) -> tuple[int, boo
     return position, nuls
 
 
-def _oversize(path: Path, offset: int, end: int, head: bytes) -> Gap:
+def _unreadable(line: bytes) -> bool:
+    """A line that is no record yet holds something (not a crash's run of NULs, not
+    empty): damage in the evidence, said as a gap, never passed over unsaid (hoff33)."""
+    return bool(line.strip(b"\x00")) and _record_of(line) is None
+
+
+def _damaged(path: Path, offset: int, end: int, head: bytes) -> Gap | None:
+    """The gap for the line from ``offset`` to ``end`` that is not sent (``head``: its
+    first bytes): longer than the read limit (``oversize``) or no record
+    (``unreadable-line``); None for a torn run of NULs (no record was there)."""
+    if not head.strip(b"\x00"):
+        return None
     found = _DECISION_ID.search(head[:4096])
-    return Gap(path.name, offset, end, "oversize", found.group(1).decode() if found else "")
+    reason = "oversize" if end - offset > _LINE_MAX else "unreadable-line"
+    return Gap(path.name.removesuffix(".zst"), offset, end, reason,  # schema: no .zst
+               found.group(1).decode() if found else "")
 
 
 def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0) -> _Read:
@@ -288,50 +325,100 @@ def _read_plain(path: Path, offset: int, end: int | None, ino: int = 0) -> _Read
         if cut < 0:
             if len(chunk) >= _LINE_MAX:  # a line past the read limit, or a torn run of NULs
                 after, nuls = _skip_line(handle, offset, end)
-                gap = None if nuls else _oversize(path, offset, after, chunk)
+                gap = None if nuls else _damaged(path, offset, after, chunk)
                 return [], after, _tail_at(handle.fileno(), after), gap
             if end is None and chunk:  # a closed segment's last line with no newline
+                # no record: a crash's torn write, never acknowledged, closed unhealed
+                # (sinks.close_segment renames; LogFile._heal would have cut it): no gap,
+                # as in the current file (hrev163)
                 after = offset + len(chunk)
-                return (([chunk] if _keep(chunk) else []), after,
-                        _tail_at(handle.fileno(), after), None)
+                return _records([chunk]), after, _tail_at(handle.fileno(), after), None
             return [], offset, None, None
         lines = chunk[:cut].split(b"\n")[:_BATCH_LINES]
-        after = offset + sum(len(line) + 1 for line in lines)
-        return [line for line in lines if _keep(line)], after, _tail_at(handle.fileno(),
-                                                                         after), None
+        after = offset
+        for index, line in enumerate(lines):
+            if _unreadable(line):  # the lines before it first, then it alone: a gap
+                if index:
+                    break
+                after += len(line) + 1
+                return [], after, _tail_at(handle.fileno(), after), _damaged(
+                    path, offset, after, line)
+            after += len(line) + 1
+        else:
+            index = len(lines)
+        return _records(lines[:index]), after, _tail_at(handle.fileno(), after), None
+
+
+def _frames_from(path: Path, offset: int) -> Iterator[tuple[int, list[bytes]]]:
+    """The frames of a compressed segment from the one holding the uncompressed
+    ``offset`` on, each with the offset of its first line: the seek table names every
+    frame's uncompressed size and a frame never splits a line, so the frames before are
+    not decompressed (each step decompressed the segment from its start: a walk through
+    it grew as the square of its size; hoff33, bench/bench_stream_cursor.py)."""
+    with path.open("rb") as handle:
+        try:
+            table = read_seek_table(handle)
+        except SeekableError as exc:
+            raise SeekableError(f"{path}: {exc}") from None
+        start = 0
+        for index, size in enumerate(table.decompressed):
+            if start + size > offset:
+                yield start, frame_lines(handle, table, index)
+            start += size
 
 
 def _read_compressed(path: Path, offset: int) -> _Read:
     """Lines of a compressed segment from the uncompressed ``offset``, bounded (a line
-    past the read limit: a gap of its own)."""
-    position = 0
+    past the read limit, or one that is no record: a gap of its own)."""
+    position = offset
     recent = b""
     lines: list[bytes] = []
-    for frame in iter_frames(path):
+    for start, frame in _frames_from(path, offset):
+        position = start
         for line in frame:
             size = len(line) + 1
             if position >= offset:
-                if size > _LINE_MAX:
+                if size > _LINE_MAX or _unreadable(line):
                     if lines:  # the lines before it first
-                        return [x for x in lines if _keep(x)], position, _hash(recent), None
-                    gap = None if not line.strip(b"\x00") else _oversize(
-                        path, position, position + size, line)
+                        return _records(lines), position, _hash(recent), None
+                    gap = _damaged(path, position, position + size, line)
                     return [], position + size, _hash((line + b"\n")[-_TAIL:]), gap
                 lines.append(line)
             recent = (line + b"\n")[-_TAIL:]
             position += size
             if position > offset and len(lines) >= _BATCH_LINES:
-                return [x for x in lines if _keep(x)], position, _hash(recent), None
+                return _records(lines), position, _hash(recent), None
     if position <= offset:
         return [], offset, None, None
-    return [x for x in lines if _keep(x)], position, _hash(recent), None
+    return _records(lines), position, _hash(recent), None
 
 
-def _content(segment: Segment) -> bytes:
-    """A closed segment's bytes, uncompressed."""
-    if not segment.compressed:
-        return segment.path.read_bytes()
-    return b"".join(line + b"\n" for frame in iter_frames(segment.path) for line in frame)
+def _segment_lines(segment: Segment) -> Iterator[tuple[int, bytes]]:
+    """A closed segment's lines, uncompressed: each one's length with its newline (a
+    plain segment's last may have none) and its last ``_TAIL`` bytes (what the cursor's
+    tail hashes, ``_last_line``), read a block (or a frame) at a time: never the segment
+    whole in memory (a 1 GB current file rotated is a documented case: issue 16)."""
+    if segment.compressed:
+        for _start, frame in _frames_from(segment.path, 0):
+            for line in frame:
+                yield len(line) + 1, (line + b"\n")[-_TAIL:]
+        return
+    with segment.path.open("rb") as handle:
+        rest, held = b"", 0  # the open line's last bytes, and its length so far
+        while block := handle.read(_BATCH_BYTES):
+            start = 0
+            while (cut := block.find(b"\n", start)) >= 0:
+                end = cut + 1
+                if held:  # the line began in an earlier block
+                    yield held + end, (rest + block[:end])[-_TAIL:]
+                    rest, held = b"", 0
+                else:
+                    yield end - start, block[max(start, end - _TAIL):end]
+                start = end
+            if start < len(block):
+                rest, held = (rest + block[start:])[-_TAIL:], held + len(block) - start
+        if held:
+            yield held, rest
 
 
 def _in_place(cursor: Cursor, ino: int) -> bool:
@@ -350,17 +437,14 @@ def _found_again(segment: Segment, cursor: Cursor, ino: int) -> Cursor:
     past its true place: a purge keeps or drops identical lines alike), else the
     segment's start (sent again: the archiver keeps a decision once; nothing skipped).
     Said when the offset moves."""
-    data = _content(segment)
     offset = 0
     if cursor.tail:
-        for match in re.finditer(rb"\n", data):
-            end = match.end()
-            if _hash(_last_line(data[max(0, end - _TAIL):end])) == cursor.tail:
-                offset = end
+        end = 0
+        for size, last in _segment_lines(segment):
+            end += size
+            if _hash(last) == cursor.tail:
+                offset = end  # (the last line with no newline too)
                 break
-        if offset == 0 and data and not data.endswith(b"\n") and (
-                _hash(_last_line(data)) == cursor.tail):
-            offset = len(data)  # after a closed segment's last line with no newline
     if offset != cursor.offset:
         _log.warning("stream_segment_rewritten", segment=segment.path.name,
                      was_offset=cursor.offset, now_offset=offset,
@@ -469,6 +553,9 @@ class LogStreamSender:
         self.sent = 0
         self.dropped = 0  # nothing is dropped: the file holds every line until it is sent
         self.gaps: list[Gap] = []
+        # the gap said whose entry Redis has not taken yet, and the cursor it was found
+        # from: found again from there (a retry) it is the same loss, not said again
+        self._held_gap: tuple[Cursor, Gap] | None = None
         self.holder = False  # this process is the data dir's sender
         self.unsent = False  # stopped with lines not sent
         self._down = False
@@ -552,13 +639,16 @@ class LogStreamSender:
             self._read_down = False
             entries = lines
             if gap is not None:  # on the stream in its place, or the cursor stays
-                self._said_gap(gap)
+                if self._held_gap != (cursor, gap):
+                    self._said_gap(gap)
+                    self._held_gap = (cursor, gap)
                 entries = [gap.entry(self._node), *lines]
             if entries and not await self._deliver(entries, cursor):
                 if self._closing:
                     self.unsent = True
                     return
                 continue
+            self._held_gap = None
             self._sent_lines(len(lines))
             self.cursor = cursor = after
             moved = after != saved
@@ -589,14 +679,19 @@ class LogStreamSender:
         return True
 
     def _said_gap(self, gap: Gap) -> None:
-        """Said and counted once (found again while Redis is down: its entry not sent)."""
-        if gap in self.gaps:
-            return
+        """Said and counted: each loss once. Found again from the same cursor while Redis
+        is down is the same loss (``_held_gap``); an equal gap found later is another loss
+        (the current file gone again at the same offset): before hoff33 ``gap in gaps``
+        took it for the first and neither said nor counted it."""
         self.gaps.append(gap)
         if gap.reason == "oversize":
             detail = (f"a line of {(gap.end or gap.offset) - gap.offset} bytes, longer "
                       f"than the {_LINE_MAX} the stream takes (a record is a few KiB: the "
                       "file is damaged there), is not sent: it is in the node's file alone")
+        elif gap.reason == "unreadable-line":
+            detail = (f"a line of {(gap.end or gap.offset) - gap.offset} bytes that is no "
+                      "record (not a JSON object: the file is damaged there) is not sent: "
+                      "it is in the node's file alone")
         else:
             detail = ("the segment was gone (purged, or the file removed) before its lines "
                       "were sent to the stream: the archive has no records of it from the "
