@@ -3428,6 +3428,8 @@ class CallTracker:
                 named = None
             elif named is False:
                 call.set_aside.add(channel)
+        if named is None and hung_up is None and self._check_next(call, channel, now):
+            return self._check_dialled_number(call)
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
             # is the called party; a Hangup of it seen meanwhile is its end. Nothing
@@ -3485,13 +3487,43 @@ class CallTracker:
     def _next_pictured(self, call: _Call, gone: str, now: float, *,
                        by_number: bool = True) -> None:
         """Take the picture's next AppDial leg for the called party: live, not ``gone``,
-        not read carrying nothing nor (``by_number``) dialled to another number."""
+        not read carrying nothing nor (``by_number``) dialled to another number.
+
+        A leg whose own DIALEDPEERNUMBER read went unanswered (``numbers_unread``) comes
+        last, and taken so it is the picture's word only (``dest_number_unread``): going
+        back to it first, a queue agent's phone listed before the customer (its reads and
+        the dialer's Local ``;1``'s timed out) stayed the called party, and the customer's
+        hangup released nothing, the record saying "caller" (hwd35)."""
+        live = [(name, item) for name, item in call.picture_dialled.items()
+                if name != gone and name not in call.follow_unset
+                and not (by_number and call.names_number.get(name) is False)
+                and name in call.channels.values()]
+        for unread in (False, True):
+            for name, item in live:
+                if (name in call.numbers_unread) is unread:
+                    self._rebuilt_dest(call, item, now)
+                    if unread:
+                        call.dest_from_picture = call.dest_number_unread = True
+                    return
+
+    def _check_next(self, call: _Call, leg: str, now: float) -> bool:
+        """``leg``, the picture's AppDial leg taken for the called party, is unread for good
+        (its own DIALEDPEERNUMBER and the asking leg's unanswered twice): another AppDial
+        leg of the picture not yet asked — live, not read carrying nothing — is checked in
+        its stead (``_check_dialled_number``), whatever the listing's order (manager.c
+        ``action_coreshowchannels`` walks the channels container: no order). Its read
+        naming the number makes it the called party; unread too, it stays the picture's
+        word (``dest_number_unread``) and ``leg`` is a leg of the call like any other —
+        never hung up as the called party's peer unless the release reaches it."""
         for name, item in call.picture_dialled.items():
-            if (name != gone and name not in call.follow_unset
-                    and not (by_number and call.names_number.get(name) is False)
+            if (name != leg and name not in call.follow_unset
+                    and name not in call.numbers_asked
+                    and call.names_number.get(name) is not False
                     and name in call.channels.values()):
+                self._drop_dest(call, leg)
                 self._rebuilt_dest(call, item, now)
-                return
+                return True
+        return False
 
     def _asking_leg(self, call: _Call) -> str | None:
         """The live leg the gate was asked from (or the call's first leg): the called party
