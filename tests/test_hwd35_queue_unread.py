@@ -28,15 +28,9 @@ from typing import Any
 
 import pytest
 
-from callguard.watchdog.calls import (
-    CallTracker,
-    FindNumber,
-    HangupChannel,
-    ReadVariable,
-    TrackerSettings,
-    plain_digest,
-)
-from tests.test_watchdog import NUMBER, carried, written
+from callguard.watchdog.calls import TrackerSettings, plain_digest
+from tests.picture_tracker import PictureRun
+from tests.test_watchdog import NUMBER, carried
 
 CALL = "1795400000.10"
 ONE, TWO = "Local/s@dialer-00000011;1", "Local/s@dialer-00000011;2"
@@ -79,45 +73,21 @@ def run(order: list[str], unread: set[str], tail: list[dict[str, str]], *,
     ``before`` s of ``due``, then ``tail`` 0.1 s apart and 6 s of ``due``: the channels
     hung up and the records written."""
     answers = {**READS, **(reads or {})}
-    reports: list[tuple[str, dict[str, Any]]] = []
-    tracker = CallTracker(TrackerSettings(number_lookup_s=1.0 if digest else 0.0),
-                          report=written(reports))
-    hung: set[str] = set()
-    now = 80.0
 
-    def settle(effects: list[Any]) -> None:
-        nonlocal now
-        while effects:
-            done, effects = effects, []
-            for effect in done:
-                now += 0.01
-                if isinstance(effect, HangupChannel):
-                    hung.add(effect.channel)
-                elif isinstance(effect, ReadVariable):
-                    value: str | None = answers.get((effect.channel, effect.variable), "")
-                    if effect.variable == "CALLGUARD_FOLLOW":
-                        value = VALUE if effect.channel in (TWO, CUSTOMER) else ""
-                    if effect.channel in unread:
-                        value = None
-                    effects += tracker.variable_read(effect.linkedid, effect.channel,
-                                                     effect.variable, value, now)
-                elif isinstance(effect, FindNumber):
-                    effects += tracker.number_found(effect.linkedid, effect.decision_id,
-                                                    plain_digest(NUMBER) if digest else None,
-                                                    now)
+    def answer(channel: str, variable: str) -> str | None:
+        if channel in unread:
+            return None  # a Getvar timeout (ami.py ``_getvar``), the channel up
+        if variable == "CALLGUARD_FOLLOW":
+            return VALUE if channel in (TWO, CUSTOMER) else ""
+        return answers.get((channel, variable), "")
 
-    tracker.disconnected(50.0)
-    settle(tracker.reconcile([_item(name) for name in order], now))
-    for _ in range(int(before / 0.1)):
-        now += 0.1
-        settle(tracker.due(now))
-    for event in tail:
-        now += 0.1
-        settle(tracker.feed(event, now))
-    for _ in range(60):
-        now += 0.1
-        settle(tracker.due(now))
-    return hung, reports
+    drive = PictureRun(answer, digest=plain_digest(NUMBER) if digest else None,
+                       settings=TrackerSettings(number_lookup_s=1.0 if digest else 0.0))
+    drive.picture(_item(name) for name in order)
+    drive.tick(int(before / 0.1))
+    drive.feed(tail)
+    drive.tick(60)
+    return drive.hung, drive.reports
 
 
 def _hang(*names: str) -> list[dict[str, str]]:
