@@ -1731,9 +1731,14 @@ class CallTracker:
             decided = []
         # persons running a Dial()/Queue() of their own who may be the called party, asked
         # before this channel leaves the call (not a picture's other AppDial leg: Dial(A&B)'s
-        # leg that lost hangs up first, cause 26, and says nothing of who ended the call)
+        # leg that lost hangs up first, cause 26, and says nothing of who ended the call) —
+        # unless that leg was listed Up and its own DIALEDPEERNUMBER read unanswered
+        # (``_picture_unread_up``): the customer and a queue agent's phone both unread, the
+        # tracker took the last checked (``_check_next``), and the other's hangup first said
+        # nothing, nothing hung up (hrev162)
         unsure = ([n for n in self._dialler_unknown(call)
-                   if call.apps.get(n) in _OWN_DIALS or n in call.listed_dialling]
+                   if call.apps.get(n) in _OWN_DIALS or n in call.listed_dialling
+                   or self._picture_unread_up(call, n)]
                   if call.dest_from_picture and call.first_hangup is None
                   and not call.dialler_unproven else [])
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
@@ -1762,6 +1767,16 @@ class CallTracker:
         if not call.channels:
             self._last_gone(call, now)
         return decided + effects
+
+    @staticmethod
+    def _picture_unread_up(call: _Call, name: str) -> bool:
+        """``name`` is another AppDial leg of the picture, listed Up (answered: not a
+        Dial(A&B) leg that lost), whose own DIALEDPEERNUMBER read went unanswered: it may
+        be the called party as much as the leg taken for it (``dest_number_unread``)."""
+        item = call.picture_dialled.get(name)
+        return (item is not None and name != call.dest and name in call.numbers_unread
+                and call.names_number.get(name) is None
+                and item.get("ChannelState") == "6")
 
     @staticmethod
     def _gone_while_held(call: _Call, name: str, now: float) -> None:
@@ -2007,9 +2022,11 @@ class CallTracker:
         call.dialler_unproven = call.release_unproven = True
         call.unproven_by_read = False
         call.unproven_at = now
+        how = ("is another AppDial leg of the picture whose DIALEDPEERNUMBER was unread"
+               if name in call.picture_dialled else "runs or ran a Dial() or Queue() of its own")
         call.unproven_reason = (
-            f"the call's {safe_channel(name)}, which runs or ran a Dial() or Queue() of its "
-            "own and may be the called party, hung up first, while the channel taken for the "
+            f"the call's {safe_channel(name)}, which {how} and may be the called party, "
+            "hung up first, while the channel taken for the "
             "called party after a restart (the picture's AppDial leg) is up and whom it was "
             "dialled to could not be checked: who ended the call is not known; nothing hung "
             "up, the release is not proven")
