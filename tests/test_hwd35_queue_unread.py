@@ -153,3 +153,17 @@ def test_the_customer_dialled_to_another_number_is_not_released_for() -> None:
     hung, _ = run(LISTED, {ONE, AGENT}, _hang(CUSTOMER),
                   reads={(CUSTOMER, "DIALEDPEERNUMBER"): "+18015550999@itsp"})
     assert hung == set()
+
+
+@pytest.mark.parametrize("order", [*ORDERS, REVERSED])
+def test_no_digest_the_customers_hangup_releases_nothing_and_says_so(
+        order: list[str]) -> None:
+    """No number digest (nothing to read DIALEDPEERNUMBER against) and the CALLGUARD_FOLLOW
+    reads of ``;1`` and the agent's phone unanswered: the picture's first AppDial leg is
+    the called party, unproven. The customer's hangup cannot be proven the called party's:
+    nothing hung up — and a violation-risk says so. hrev162: with the agent's phone listed
+    before the customer, nothing was written (3 of 7 orders)."""
+    hung, reports = run(order, {ONE, AGENT}, _hang(CUSTOMER), digest=False)
+    assert hung == set()
+    [risk] = _records(reports, "violation-risk")
+    assert "not proven" in risk["reason"]

@@ -1732,10 +1732,10 @@ class CallTracker:
         # persons running a Dial()/Queue() of their own who may be the called party, asked
         # before this channel leaves the call (not a picture's other AppDial leg: Dial(A&B)'s
         # leg that lost hangs up first, cause 26, and says nothing of who ended the call) —
-        # unless that leg was listed Up and its own DIALEDPEERNUMBER read unanswered
-        # (``_picture_unread_up``): the customer and a queue agent's phone both unread, the
-        # tracker took the last checked (``_check_next``), and the other's hangup first said
-        # nothing, nothing hung up (hrev162)
+        # unless that leg was listed Up and nothing read says whom it was dialled to
+        # (``_picture_unread_up``): the customer and a queue agent's phone both unread (or
+        # no digest), the tracker took one (``_check_next``, or the first listed), and the
+        # other's hangup first said nothing, nothing hung up (hrev162)
         unsure = ([n for n in self._dialler_unknown(call)
                    if call.apps.get(n) in _OWN_DIALS or n in call.listed_dialling
                    or self._picture_unread_up(call, n)]
@@ -1771,10 +1771,12 @@ class CallTracker:
     @staticmethod
     def _picture_unread_up(call: _Call, name: str) -> bool:
         """``name`` is another AppDial leg of the picture, listed Up (answered: not a
-        Dial(A&B) leg that lost), whose own DIALEDPEERNUMBER read went unanswered: it may
-        be the called party as much as the leg taken for it (``dest_number_unread``)."""
+        Dial(A&B) leg that lost), that nothing read shows dialled to another number — its
+        own DIALEDPEERNUMBER unanswered, or with no digest never asked: it may be the
+        called party as much as the leg taken for it (``dest_number_unread``, or the first
+        listed: CoreShowChannels keeps no order)."""
         item = call.picture_dialled.get(name)
-        return (item is not None and name != call.dest and name in call.numbers_unread
+        return (item is not None and name != call.dest
                 and call.names_number.get(name) is None
                 and item.get("ChannelState") == "6")
 
@@ -2022,7 +2024,7 @@ class CallTracker:
         call.dialler_unproven = call.release_unproven = True
         call.unproven_by_read = False
         call.unproven_at = now
-        how = ("is another AppDial leg of the picture whose DIALEDPEERNUMBER was unread"
+        how = ("is another AppDial leg of the picture, whom it was dialled to unread"
                if name in call.picture_dialled else "runs or ran a Dial() or Queue() of its own")
         call.unproven_reason = (
             f"the call's {safe_channel(name)}, which {how} and may be the called party, "
