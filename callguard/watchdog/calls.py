@@ -3447,7 +3447,13 @@ class CallTracker:
                 named = None
             elif named is False:
                 call.set_aside.add(channel)
-        if named is None and hung_up is None and self._check_next(call, channel, now):
+        # Unread for good only with AMI up and the leg live: a read answered None as the
+        # session dropped (ami.py ``_getvar``), or of a leg gone unseen in the outage, is
+        # not — moved onto another leg the outage left up, the customer gone in it said
+        # nothing (hrev167); the picture's word stays, released as after an outage.
+        if (named is None and hung_up is None and self.disconnected_at is None
+                and channel in call.channels.values()
+                and self._check_next(call, channel, now)):
             return self._check_dialled_number(call)
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
