@@ -19,15 +19,9 @@ Synthetic events; pure tracker, synthetic clock.
 
 from __future__ import annotations
 
-from callguard.watchdog.calls import (
-    CallTracker,
-    FindNumber,
-    HangupChannel,
-    ReadVariable,
-    TrackerSettings,
-    plain_digest,
-)
-from tests.test_watchdog import NUMBER, carried, written
+from callguard.watchdog.calls import TrackerSettings, plain_digest
+from tests.picture_tracker import PictureRun, from_table
+from tests.test_watchdog import NUMBER, carried
 
 CALL = "1795400200.0"
 CUSTOMER, AGENT = "PJSIP/itsp-0000003a", "PJSIP/agent7-0000003b"
@@ -57,40 +51,13 @@ def _event(kind: str, name: str, bridge: str = "") -> dict[str, str]:
 
 def _run(tail: list[dict[str, str]], *,
          digest: bool) -> tuple[set[str], list[tuple[str, dict]]]:
-    reports: list[tuple[str, dict]] = []
-    tracker = CallTracker(TrackerSettings(number_lookup_s=1.0 if digest else 0.0),
-                          report=written(reports))
-    hung: set[str] = set()
-    now = 80.0
-
-    def settle(effects: list) -> None:
-        nonlocal now
-        while effects:
-            done, effects = effects, []
-            for effect in done:
-                now += 0.01
-                if isinstance(effect, HangupChannel):
-                    hung.add(effect.channel)
-                elif isinstance(effect, ReadVariable):
-                    effects += tracker.variable_read(
-                        effect.linkedid, effect.channel, effect.variable,
-                        READS.get((effect.channel, effect.variable), ""), now)
-                elif isinstance(effect, FindNumber):
-                    effects += tracker.number_found(effect.linkedid, effect.decision_id,
-                                                    plain_digest(NUMBER) if digest else None,
-                                                    now)
-
-    tracker.disconnected(50.0)
-    settle(tracker.reconcile([_item(AGENT, "AppDial", "b-m"), _item(CUSTOMER, "Queue", "b-q"),
-                              _item(MEMBER_1, "AppQueue", "b-q"),
-                              _item(MEMBER_2, "Dial", "b-m")], now))
-    for event in tail:
-        now += 0.1
-        settle(tracker.feed(event, now))
-    for _ in range(40):
-        now += 0.1
-        settle(tracker.due(now))
-    return hung, reports
+    run = PictureRun(from_table(READS), digest=plain_digest(NUMBER) if digest else None,
+                     settings=TrackerSettings(number_lookup_s=1.0 if digest else 0.0))
+    run.picture([_item(AGENT, "AppDial", "b-m"), _item(CUSTOMER, "Queue", "b-q"),
+                 _item(MEMBER_1, "AppQueue", "b-q"), _item(MEMBER_2, "Dial", "b-m")])
+    run.feed(tail)
+    run.tick(40)
+    return run.hung, run.reports
 
 
 # The agent hangs up: the member pair goes, Queue(...,c) returns and the customer goes on.

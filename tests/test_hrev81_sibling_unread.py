@@ -19,14 +19,9 @@ Synthetic events; pure tracker, synthetic clock.
 
 from __future__ import annotations
 
-from callguard.watchdog.calls import (
-    CallTracker,
-    FindNumber,
-    HangupChannel,
-    ReadVariable,
-    TrackerSettings,
-)
-from tests.test_watchdog import carried, written
+from callguard.watchdog.calls import TrackerSettings
+from tests.picture_tracker import PictureRun
+from tests.test_watchdog import carried
 
 CALL = "1795400000.10"
 ONE, TWO = "Local/s@dialer-00000011;1", "Local/s@dialer-00000011;2"
@@ -60,52 +55,31 @@ def _enter(name: str, bridge: str) -> dict[str, str]:
 
 
 def test_agent8_answering_and_hanging_up_hangs_up_nobody() -> None:
-    reports: list[tuple[str, dict]] = []
-    tracker = CallTracker(TrackerSettings(number_lookup_s=0.0), report=written(reports))
-    hung: set[str] = set()
-    now = 80.0
+    def answer(channel: str, variable: str) -> str | None:
+        if variable == "CALLGUARD_FOLLOW":
+            return (VALUE if channel in (TWO, CUSTOMER)
+                    else None if channel in (AGENT7, AGENT8) else "")
+        if (channel, variable) == (TWO, "DIALSTATUS"):
+            return "ANSWER"
+        if (channel, variable) == (TWO, "DIALEDPEERNAME"):
+            return CUSTOMER
+        return ""
 
-    def settle(effects: list) -> None:
-        nonlocal now
-        while effects:
-            done, effects = effects, []
-            for effect in done:
-                now += 0.01
-                if isinstance(effect, HangupChannel):
-                    hung.add(effect.channel)
-                elif isinstance(effect, ReadVariable):
-                    value: str | None = ""
-                    if effect.variable == "CALLGUARD_FOLLOW":
-                        value = (VALUE if effect.channel in (TWO, CUSTOMER)
-                                 else None if effect.channel in (AGENT7, AGENT8) else "")
-                    elif (effect.channel, effect.variable) == (TWO, "DIALSTATUS"):
-                        value = "ANSWER"
-                    elif (effect.channel, effect.variable) == (TWO, "DIALEDPEERNAME"):
-                        value = CUSTOMER
-                    effects += tracker.variable_read(effect.linkedid, effect.channel,
-                                                     effect.variable, value, now)
-                elif isinstance(effect, FindNumber):
-                    effects += tracker.number_found(effect.linkedid, effect.decision_id,
-                                                    None, now)
-
-    tracker.disconnected(50.0)
-    settle(tracker.reconcile([
+    run = PictureRun(answer, settings=TrackerSettings(number_lookup_s=0.0))
+    run.picture([
         _item(AGENT7, "AppDial", "5", ""), _item(CUSTOMER, "AppDial", "6", "b-d"),
         _item(TWO, "Dial", "6", "b-d"), _item(ONE, "Queue", "6", ""),
         _item(MA1, "AppQueue", "5", ""), _item(MA2, "Dial", "6", ""),
         _item(MB1, "AppQueue", "5", ""), _item(MB2, "Dial", "6", ""),
-        _item(AGENT8, "AppDial", "5", "")], now))
-    for event in [_dial_end(MB2, AGENT8, "ANSWER"), _enter(MB2, "b-m"), _enter(AGENT8, "b-m"),
-                  _dial_end(MA2, AGENT7, "CANCEL"), _event("Hangup", AGENT7, Cause="26"),
-                  _event("Hangup", MA2, Cause="26"), _event("Hangup", MA1, Cause="26"),
-                  _enter(ONE, "b-q"), _enter(MB1, "b-q"),
-                  _event("BridgeLeave", AGENT8, BridgeUniqueid="b-m", BridgeType="basic"),
-                  _event("Hangup", AGENT8, Cause="16")]:
-        now += 0.1
-        settle(tracker.feed(event, now))
-    for _ in range(40):
-        now += 0.1
-        settle(tracker.due(now))
+        _item(AGENT8, "AppDial", "5", "")])
+    run.feed([_dial_end(MB2, AGENT8, "ANSWER"), _enter(MB2, "b-m"), _enter(AGENT8, "b-m"),
+              _dial_end(MA2, AGENT7, "CANCEL"), _event("Hangup", AGENT7, Cause="26"),
+              _event("Hangup", MA2, Cause="26"), _event("Hangup", MA1, Cause="26"),
+              _enter(ONE, "b-q"), _enter(MB1, "b-q"),
+              _event("BridgeLeave", AGENT8, BridgeUniqueid="b-m", BridgeType="basic"),
+              _event("Hangup", AGENT8, Cause="16")])
+    run.tick(40)
+    hung, reports = run.hung, run.reports
     assert CUSTOMER not in hung
     assert hung == set()
     assert [f for name, f in reports if name == "violation-risk"]

@@ -26,15 +26,9 @@ from __future__ import annotations
 
 import pytest
 
-from callguard.watchdog.calls import (
-    CallTracker,
-    FindNumber,
-    HangupChannel,
-    ReadVariable,
-    TrackerSettings,
-    plain_digest,
-)
-from tests.test_watchdog import NUMBER, carried, written
+from callguard.watchdog.calls import TrackerSettings, plain_digest
+from tests.picture_tracker import PictureRun
+from tests.test_watchdog import NUMBER, carried
 
 CALL = "1795400000.10"
 ONE, TWO = "Local/s@dialer-00000011;1", "Local/s@dialer-00000011;2"
@@ -69,43 +63,20 @@ def _run(tail: list[dict[str, str]], *, unread: bool, digest: bool = False,
          agent9_first: bool = True) -> tuple[set[str], list[tuple[str, dict]]]:
     """Restart, agent 9 listed first (or second); agent 9's CALLGUARD_FOLLOW unreadable (``unread``)
     or unset; then ``tail`` 0.1 s apart and 4 s of ``due``: the channels hung up."""
-    reports: list[tuple[str, dict]] = []
-    tracker = CallTracker(TrackerSettings(number_lookup_s=1.0 if digest else 0.0),
-                          report=written(reports))
-    hung: set[str] = set()
-    now = 80.0
+    def answer(channel: str, variable: str) -> str | None:
+        if variable == "CALLGUARD_FOLLOW":
+            return (VALUE if channel in CARRIERS
+                    else None if unread and channel == AGENT9 else "")
+        return READS.get((channel, variable), "")
 
-    def settle(effects: list) -> None:
-        nonlocal now
-        while effects:
-            done, effects = effects, []
-            for effect in done:
-                now += 0.01
-                if isinstance(effect, HangupChannel):
-                    hung.add(effect.channel)
-                elif isinstance(effect, ReadVariable):
-                    value: str | None = READS.get((effect.channel, effect.variable), "")
-                    if effect.variable == "CALLGUARD_FOLLOW":
-                        value = (VALUE if effect.channel in CARRIERS
-                                 else None if unread and effect.channel == AGENT9 else "")
-                    effects += tracker.variable_read(effect.linkedid, effect.channel,
-                                                     effect.variable, value, now)
-                elif isinstance(effect, FindNumber):
-                    effects += tracker.number_found(effect.linkedid, effect.decision_id,
-                                                    plain_digest(NUMBER) if digest else None,
-                                                    now)
-
-    tracker.disconnected(50.0)
+    run = PictureRun(answer, digest=plain_digest(NUMBER) if digest else None,
+                     settings=TrackerSettings(number_lookup_s=1.0 if digest else 0.0))
     legs = [_item(AGENT9, "AppDial", "b-x"), _item(CUSTOMER, "AppDial", "b-d")]
-    settle(tracker.reconcile([*(legs if agent9_first else legs[::-1]),
-                              _item(ONE, "Dial", "b-x"), _item(TWO, "Dial", "b-d")], now))
-    for event in tail:
-        now += 0.1
-        settle(tracker.feed(event, now))
-    for _ in range(40):
-        now += 0.1
-        settle(tracker.due(now))
-    return hung, reports
+    run.picture([*(legs if agent9_first else legs[::-1]),
+                 _item(ONE, "Dial", "b-x"), _item(TWO, "Dial", "b-d")])
+    run.feed(tail)
+    run.tick(40)
+    return run.hung, run.reports
 
 
 # agent 9 hangs up: ``;1``'s Dial() returns, the customer talks on through ``;2``

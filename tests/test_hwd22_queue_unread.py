@@ -24,14 +24,8 @@ Synthetic events; pure tracker, synthetic clock.
 
 from __future__ import annotations
 
-from callguard.watchdog.calls import (
-    CallTracker,
-    FindNumber,
-    HangupChannel,
-    ReadVariable,
-    TrackerSettings,
-    plain_digest,
-)
+from callguard.watchdog.calls import TrackerSettings, plain_digest
+from tests.picture_tracker import PictureRun, from_table
 from tests.test_hrev81_queue_customer import (
     _AGENT_HANGS_UP,
     _CUSTOMER_HANGS_UP,
@@ -43,7 +37,7 @@ from tests.test_hrev81_queue_customer import (
     _event,
     _item,
 )
-from tests.test_watchdog import NUMBER, written
+from tests.test_watchdog import NUMBER
 
 UNREAD = {**READS, (AGENT, "DIALEDPEERNUMBER"): None}  # the Getvar timed out
 _AGENT_SIDE_HANGS_UP = [
@@ -54,43 +48,15 @@ _AGENT_SIDE_HANGS_UP = [
 
 def _run(tail: list[dict[str, str]], reads: dict, *,
          digest: bool = True) -> tuple[set[str], list[tuple[str, dict]]]:
-    reports: list[tuple[str, dict]] = []
-    tracker = CallTracker(TrackerSettings(number_lookup_s=1.0 if digest else 0.0),
-                          report=written(reports))
-    hung: set[str] = set()
-    now = 80.0
-
-    def settle(effects: list) -> None:
-        nonlocal now
-        while effects:
-            done, effects = effects, []
-            for effect in done:
-                now += 0.01
-                if isinstance(effect, HangupChannel):
-                    hung.add(effect.channel)
-                elif isinstance(effect, ReadVariable):
-                    effects += tracker.variable_read(
-                        effect.linkedid, effect.channel, effect.variable,
-                        reads.get((effect.channel, effect.variable), ""), now)
-                elif isinstance(effect, FindNumber):
-                    effects += tracker.number_found(effect.linkedid, effect.decision_id,
-                                                    plain_digest(NUMBER) if digest else None,
-                                                    now)
-
-    tracker.disconnected(50.0)
-    settle(tracker.reconcile([_item(AGENT, "AppDial", "b-m"), _item(CUSTOMER, "Queue", "b-q"),
-                              _item(MEMBER_1, "AppQueue", "b-q"),
-                              _item(MEMBER_2, "Dial", "b-m")], now))
+    run = PictureRun(from_table(reads), digest=plain_digest(NUMBER) if digest else None,
+                     settings=TrackerSettings(number_lookup_s=1.0 if digest else 0.0))
+    run.picture([_item(AGENT, "AppDial", "b-m"), _item(CUSTOMER, "Queue", "b-q"),
+                 _item(MEMBER_1, "AppQueue", "b-q"), _item(MEMBER_2, "Dial", "b-m")])
     for event in tail:
-        now += 0.1
-        settle(tracker.feed(event, now))
-        for _ in range(3):
-            now += 0.5
-            settle(tracker.due(now))
-    for _ in range(40):
-        now += 0.1
-        settle(tracker.due(now))
-    return hung, reports
+        run.feed([event])
+        run.tick(3, step=0.5)
+    run.tick(40)
+    return run.hung, run.reports
 
 
 def _of(reports: list[tuple[str, dict]], kind: str) -> list[dict]:

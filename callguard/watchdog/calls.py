@@ -1731,9 +1731,14 @@ class CallTracker:
             decided = []
         # persons running a Dial()/Queue() of their own who may be the called party, asked
         # before this channel leaves the call (not a picture's other AppDial leg: Dial(A&B)'s
-        # leg that lost hangs up first, cause 26, and says nothing of who ended the call)
+        # leg that lost hangs up first, cause 26, and says nothing of who ended the call) —
+        # unless that leg was listed Up and nothing read says whom it was dialled to
+        # (``_picture_unread_up``): the customer and a queue agent's phone both unread (or
+        # no digest), the tracker took one (``_check_next``, or the first listed), and the
+        # other's hangup first said nothing, nothing hung up (hrev162)
         unsure = ([n for n in self._dialler_unknown(call)
-                   if call.apps.get(n) in _OWN_DIALS or n in call.listed_dialling]
+                   if call.apps.get(n) in _OWN_DIALS or n in call.listed_dialling
+                   or self._picture_unread_up(call, n)]
                   if call.dest_from_picture and call.first_hangup is None
                   and not call.dialler_unproven else [])
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
@@ -1762,6 +1767,18 @@ class CallTracker:
         if not call.channels:
             self._last_gone(call, now)
         return decided + effects
+
+    @staticmethod
+    def _picture_unread_up(call: _Call, name: str) -> bool:
+        """``name`` is another AppDial leg of the picture, listed Up (answered: not a
+        Dial(A&B) leg that lost), that nothing read shows dialled to another number — its
+        own DIALEDPEERNUMBER unanswered, or with no digest never asked: it may be the
+        called party as much as the leg taken for it (``dest_number_unread``, or the first
+        listed: CoreShowChannels keeps no order)."""
+        item = call.picture_dialled.get(name)
+        return (item is not None and name != call.dest
+                and call.names_number.get(name) is None
+                and item.get("ChannelState") == "6")
 
     @staticmethod
     def _gone_while_held(call: _Call, name: str, now: float) -> None:
@@ -2007,9 +2024,11 @@ class CallTracker:
         call.dialler_unproven = call.release_unproven = True
         call.unproven_by_read = False
         call.unproven_at = now
+        how = ("is another AppDial leg of the picture, whom it was dialled to unread"
+               if name in call.picture_dialled else "runs or ran a Dial() or Queue() of its own")
         call.unproven_reason = (
-            f"the call's {safe_channel(name)}, which runs or ran a Dial() or Queue() of its "
-            "own and may be the called party, hung up first, while the channel taken for the "
+            f"the call's {safe_channel(name)}, which {how} and may be the called party, "
+            "hung up first, while the channel taken for the "
             "called party after a restart (the picture's AppDial leg) is up and whom it was "
             "dialled to could not be checked: who ended the call is not known; nothing hung "
             "up, the release is not proven")
@@ -3428,6 +3447,14 @@ class CallTracker:
                 named = None
             elif named is False:
                 call.set_aside.add(channel)
+        # Unread for good only with AMI up and the leg live: a read answered None as the
+        # session dropped (ami.py ``_getvar``), or of a leg gone unseen in the outage, is
+        # not — moved onto another leg the outage left up, the customer gone in it said
+        # nothing (hrev167); the picture's word stays, released as after an outage.
+        if (named is None and hung_up is None and self.disconnected_at is None
+                and channel in call.channels.values()
+                and self._check_next(call, channel, now)):
+            return self._check_dialled_number(call)
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
             # is the called party; a Hangup of it seen meanwhile is its end. Nothing
@@ -3485,13 +3512,43 @@ class CallTracker:
     def _next_pictured(self, call: _Call, gone: str, now: float, *,
                        by_number: bool = True) -> None:
         """Take the picture's next AppDial leg for the called party: live, not ``gone``,
-        not read carrying nothing nor (``by_number``) dialled to another number."""
+        not read carrying nothing nor (``by_number``) dialled to another number.
+
+        A leg whose own DIALEDPEERNUMBER read went unanswered (``numbers_unread``) comes
+        last, and taken so it is the picture's word only (``dest_number_unread``): going
+        back to it first, a queue agent's phone listed before the customer (its reads and
+        the dialer's Local ``;1``'s timed out) stayed the called party, and the customer's
+        hangup released nothing, the record saying "caller" (hwd35)."""
+        live = [(name, item) for name, item in call.picture_dialled.items()
+                if name != gone and name not in call.follow_unset
+                and not (by_number and call.names_number.get(name) is False)
+                and name in call.channels.values()]
+        for unread in (False, True):
+            for name, item in live:
+                if (name in call.numbers_unread) is unread:
+                    self._rebuilt_dest(call, item, now)
+                    if unread:
+                        call.dest_from_picture = call.dest_number_unread = True
+                    return
+
+    def _check_next(self, call: _Call, leg: str, now: float) -> bool:
+        """``leg``, the picture's AppDial leg taken for the called party, is unread for good
+        (its own DIALEDPEERNUMBER and the asking leg's unanswered twice): another AppDial
+        leg of the picture not yet asked — live, not read carrying nothing — is checked in
+        its stead (``_check_dialled_number``), whatever the listing's order (manager.c
+        ``action_coreshowchannels`` walks the channels container: no order). Its read
+        naming the number makes it the called party; unread too, it stays the picture's
+        word (``dest_number_unread``) and ``leg`` is a leg of the call like any other —
+        never hung up as the called party's peer unless the release reaches it."""
         for name, item in call.picture_dialled.items():
-            if (name != gone and name not in call.follow_unset
-                    and not (by_number and call.names_number.get(name) is False)
+            if (name != leg and name not in call.follow_unset
+                    and name not in call.numbers_asked
+                    and call.names_number.get(name) is not False
                     and name in call.channels.values()):
+                self._drop_dest(call, leg)
                 self._rebuilt_dest(call, item, now)
-                return
+                return True
+        return False
 
     def _asking_leg(self, call: _Call) -> str | None:
         """The live leg the gate was asked from (or the call's first leg): the called party
