@@ -84,3 +84,44 @@ class TestSlowPicture:
         finally:
             await n.stop()
 
+
+class TestAValueWritingValue:
+    """A Getvar answer whose value carries a line break and "Value: ..." (manager.c
+    ``action_getvar`` writes ``Value: %s\\r\\n`` raw; a variable set from a caller-set
+    string, ``${CURL(...)}`` or ``${SHELL(...)}``, may hold both) repeats the Value header:
+    dropped unread as written by a value (hwd32, ``_damaged``), rightly — which Value is
+    Asterisk's cannot be told. SYNTHESISED (the value; the fake AMI answers as manager.c
+    writes). The read waited for the action timeout, 1 s here (2 s in service) of a
+    release chain's budget, to answer "unknown"; now the answer read unreadable fails the
+    read at once: still unknown, never the value."""
+
+    async def test_an_unreadable_answer_fails_the_read_at_once(self):
+        fake = FakeAmi()
+        channel = "PJSIP/trunk-00000012"
+        fake.live[channel] = {"Event": "Newchannel", "Channel": channel,
+                              "Uniqueid": "1795610000.2", "Linkedid": "1795610000.0"}
+        fake.set_variable(channel, "DIALEDPEERNUMBER", "8015550123\r\nValue: 555")
+        fake.set_variable(channel, "PLAIN", "Value: 555")  # no line break: read as is
+        n = await Node(fake).start()
+        try:
+            watchdog = n.watchdog
+            assert watchdog is not None
+            await until(lambda: watchdog.reading)
+            plain = await watchdog._read({"Action": "Getvar", "Channel": channel,
+                                          "Variable": "PLAIN"})
+            assert plain.get("Value") == "Value: 555"
+            asked = time.monotonic()
+            try:
+                reply = await watchdog._read({"Action": "Getvar", "Channel": channel,
+                                              "Variable": "DIALEDPEERNUMBER"})
+            except (TimeoutError, ConnectionError) as exc:
+                failed: BaseException | None = exc
+            else:
+                failed = None
+                raise AssertionError(f"read a value from an unreadable answer: {reply}")
+            took = time.monotonic() - asked
+            assert isinstance(failed, ConnectionError), failed  # not the timeout
+            assert took < 0.5, took
+            assert watchdog.stats["malformed_messages"] == 1
+        finally:
+            await n.stop()

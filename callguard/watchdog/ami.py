@@ -408,6 +408,11 @@ def _damaged(message: Message, block: str) -> str | None:
     return None
 
 
+class AnswerUnreadable(ConnectionError):
+    """An action's answer dropped unread (``_GuardedProtocol._unreadable``): handled as an
+    answer lost with its session, never as a value."""
+
+
 class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     """One message at a time: a bad one is counted and dropped, the session goes on.
 
@@ -672,6 +677,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             if message is not None and (repeated := _damaged(message, block)) is not None:
                 self._bad(ValueError(f"header {clipped(repeated, 60)} repeated (a header "
                                      "value with line breaks)"))
+                self._unreadable(message)
                 return
             if message is None:
                 # no "Event: " nor "Response: " header as panoramisk spells them (an
@@ -712,6 +718,26 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             if not future.done():
                 future.set_exception(ConnectionError("AMI connection lost before the answer"))
                 future.exception()  # retrieved: a Ping's future nobody awaits logs nothing
+
+    def _unreadable(self, message: Message) -> None:
+        """A damaged Response (``_damaged``) fails the one-message action it answers at
+        once: a Getvar whose value held a line break and "Value: ..." (manager.c
+        ``action_getvar`` writes ``Value: %s\\r\\n`` raw) was waited out to the action
+        timeout, 2 s of a release's budget, to read "unknown" all the same (hwd34). Its
+        ActionID is Asterisk's own: written right after ``Response``, before any value
+        (``_HEAD_KEYS``). A list's answer is left to its list (a lost item: hrev138)."""
+        if "Response" not in message:
+            return
+        action_id = message.get("ActionID")
+        if isinstance(action_id, list):
+            action_id = action_id[0] if action_id else None
+        action = self.responses.get(action_id) if isinstance(action_id, str) else None
+        if action is None or action.as_list or action.responses or action.future.done():
+            return
+        self.responses.pop(action_id, None)
+        self.responses.pop(action.id, None)
+        action.future.set_exception(AnswerUnreadable("the answer held a header twice (a "
+                                                     "value with line breaks): unread"))
 
     def _bad(self, exc: Exception) -> None:
         """A message dropped unread: counted, and — it may have been an event (a Hangup) —
