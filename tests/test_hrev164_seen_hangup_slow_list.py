@@ -88,3 +88,34 @@ class TestSeenHangupDuringSlowList:
             assert record["release_ms"] >= (hung - seen) * 1000 - 50, (record, hung - seen)
         finally:
             await n.stop()
+
+
+class TestSilenceAfterASlowSpell:
+    """hwd34 lets the main session stay silent as long as a picture may take (a Ping
+    waits behind the list in manager.c), up to 8 s — but from the picture's timeout as it
+    was LAST set, which stays long after the slow spell until a picture is answered in
+    time, and pictures are taken only after a loss or a login. So one slow spell made every
+    later dead session (tests/test_watchdog.py's wedge: a path lost without a reset) noticed
+    4 s later, for as long as the session lasted, and its lost Hangups released that much
+    later. The long silence is for a list under way, not for ever after one."""
+
+    async def test_a_wedged_session_is_dropped_at_the_normal_silence(self):
+        fake = _SlowLists()
+        n = await Node(fake).start()
+        try:
+            watchdog = n.watchdog
+            assert watchdog is not None
+            fake.slow = True
+            await fake.send_raw(_GARBAGE)
+            await until(lambda: watchdog.stats["pictures_slow"] >= 1, timeout=15)
+            fake.slow = False  # the spell is over; no picture since to say so
+            await asyncio.sleep(1.5)  # the Pings of the session answered meanwhile
+            logins = fake.logins
+            started = time.monotonic()
+            fake.wedge()
+            await until(lambda: fake.logins > logins, timeout=10)
+            # as tests/test_watchdog.py's wedge: 1 s ping + 1 s action timeout, + backoff
+            assert time.monotonic() - started < 4, time.monotonic() - started
+            assert watchdog.stats["ami_silent"] == 1
+        finally:
+            await n.stop()

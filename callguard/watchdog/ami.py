@@ -1007,6 +1007,7 @@ class AmiWatchdog:
         # waits as long: ``_tick``), and ami_picture_slow said this episode
         self._picture_timeout_s = settings.action_timeout_ms / 1000
         self._picture_slow_said = False
+        self._listed_at: float | None = None  # the last CoreShowChannels asked (monotonic)
         # The Getvars' own session (module docstring): no events, logged in only while the
         # main session is, with its own backoff of the same settings.
         self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
@@ -1330,7 +1331,7 @@ class AmiWatchdog:
         if timeout <= 0:
             self._rebuild_failed("no time left to list the channels again")
             return
-        asked = time.monotonic()
+        asked = self._listed_at = time.monotonic()
         try:
             reply = await self._send({"Action": "CoreShowChannels"}, as_list=True,
                                      timeout=timeout, limit=limit)
@@ -1517,7 +1518,13 @@ class AmiWatchdog:
             # A Ping sent behind a CoreShowChannels is answered after the list (manager.c
             # handles one action at a time), even one whose wait timed out (Asterisk still
             # writes it): while lists are slow, the session is silent as long as one may take
-            silence = max(normal, self._picture_timeout_s)
+            # — while one may be under way, not ever after: the longer timeout stays until a
+            # picture answered in time, and pictures come only after a loss or a login, so a
+            # dead session was noticed up to 8 s late for as long as it lasted (hrev164)
+            listed = self._listed_at
+            listing = (listed is not None
+                       and time.monotonic() - listed < self._picture_timeout_s + normal)
+            silence = max(normal, self._picture_timeout_s) if listing else normal
             protocol = getattr(self._manager, "protocol", None)
             was_up = self._manager.was_logged_in
             read_silent = self._reader.drop_if_silent(normal)
