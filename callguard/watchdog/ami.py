@@ -178,7 +178,10 @@ _RESYNC_MIN_S = 2.0
 # read and a Hangup dropped unread meanwhile never released (hrev156: the list 2.5 s
 # late, the line still up 12 s later). The events are held while the list is awaited
 # (``_held``): a seen Hangup arriving in that hold waits for it too, as long as the list
-# takes, and is recorded at its own arrival time.
+# takes, and is recorded at its own arrival time. Applied sooner it would not release
+# sooner: its Hangup action, on this session, waits in Asterisk behind the list
+# (``do_message`` -> ``process_message``, one action at a time) and only times out here
+# (``hangup_unanswered``; tests/test_hrev164_seen_hangup_slow_list.py).
 _PICTURE_TIMEOUT_MAX_S = 8.0
 # While a picture is under way a resync due looks again this often: it is taken as soon as
 # that picture's hold ends (looked at every ``_RESYNC_MIN_S``, a loss in a login picture's
