@@ -1193,6 +1193,13 @@ class AmiWatchdog:
         self._held_since = time.monotonic()
         self._refusal_said = False
         self._login_unanswered_said = False
+        # A new session's list is asked with the action timeout: a list the last session
+        # left unanswered may have been a path lost (no answer, no FIN), not a slow list,
+        # and kept doubled every dead path as a list was asked was waited out longer:
+        # 4 s, then 8 s, each silent as long (``_tick``; hrev168). Slow again, it doubles
+        # again (``_picture_timed_out``).
+        self._picture_timeout_s = self.settings.action_timeout_ms / 1000
+        self._picture_slow_said = False
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
         self._reader.connect()  # nothing if it is up or on its way
