@@ -163,9 +163,26 @@ _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a 
 # often: a lost Hangup is released within it plus a picture, inside the 5 s of 47 U.S.C.
 # 227(d)(3)(B) while CoreShowChannels is answered within the action timeout (hrev156,
 # fake AMI, its list 1.9 s late: 3.55 s from a Hangup lost 0.35 s after the last
-# resync; up to 2 s + 2 s + BridgeList's 0.2 s). Answered later than that, every
-# picture fails and a lost Hangup's line is not released while it stays so.
+# resync; up to 2 s + 2 s + BridgeList's 0.2 s). Answered later than that, the picture
+# fails and is asked again with more time (``_PICTURE_TIMEOUT_MAX_S``): the lost Hangup's
+# line is released late, and its line-release says so (``within_limit`` false).
 _RESYNC_MIN_S = 2.0
+# A picture whose CoreShowChannels timed out is asked again with twice the time, up to
+# this (or ``action_timeout_ms`` if longer); one answered within ``action_timeout_ms``
+# brings the normal timeout back. manager.c ``action_coreshowchannels`` writes the list
+# ack (``astman_send_listack``), walks every channel, then the Complete event
+# (``astman_send_list_complete_start``/``_end``), all in the session's own thread with no
+# limit of its own: a late list still comes whole, and the actions sent after it (a
+# Ping, the next CoreShowChannels) wait behind it (``session_do`` -> ``do_message``, one
+# action at a time). With the same timeout every time, a list slower than it was never
+# read and a Hangup dropped unread meanwhile never released (hrev156: the list 2.5 s
+# late, the line still up 12 s later). The events are held while the list is awaited
+# (``_held``): a seen Hangup arriving in that hold waits for it too, as long as the list
+# takes, and is recorded at its own arrival time. Applied sooner it would not release
+# sooner: its Hangup action, on this session, waits in Asterisk behind the list
+# (``do_message`` -> ``process_message``, one action at a time) and only times out here
+# (``hangup_unanswered``; tests/test_hrev164_seen_hangup_slow_list.py).
+_PICTURE_TIMEOUT_MAX_S = 8.0
 # While a picture is under way a resync due looks again this often: it is taken as soon as
 # that picture's hold ends (looked at every ``_RESYNC_MIN_S``, a loss in a login picture's
 # hold waited up to 2 s more for its picture: hrev138). The first look is already
@@ -392,6 +409,11 @@ def _damaged(message: Message, block: str) -> str | None:
             return key
         seen.add(key)
     return None
+
+
+class AnswerUnreadable(ConnectionError):
+    """An action's answer dropped unread (``_GuardedProtocol._unreadable``): handled as an
+    answer lost with its session, never as a value."""
 
 
 class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
@@ -658,6 +680,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             if message is not None and (repeated := _damaged(message, block)) is not None:
                 self._bad(ValueError(f"header {clipped(repeated, 60)} repeated (a header "
                                      "value with line breaks)"))
+                self._unreadable(message)
                 return
             if message is None:
                 # no "Event: " nor "Response: " header as panoramisk spells them (an
@@ -698,6 +721,26 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             if not future.done():
                 future.set_exception(ConnectionError("AMI connection lost before the answer"))
                 future.exception()  # retrieved: a Ping's future nobody awaits logs nothing
+
+    def _unreadable(self, message: Message) -> None:
+        """A damaged Response (``_damaged``) fails the one-message action it answers at
+        once: a Getvar whose value held a line break and "Value: ..." (manager.c
+        ``action_getvar`` writes ``Value: %s\\r\\n`` raw) was waited out to the action
+        timeout, 2 s of a release's budget, to read "unknown" all the same (hwd34). Its
+        ActionID is Asterisk's own: written right after ``Response``, before any value
+        (``_HEAD_KEYS``). A list's answer is left to its list (a lost item: hrev138)."""
+        if "Response" not in message:
+            return
+        action_id = message.get("ActionID")
+        if isinstance(action_id, list):
+            action_id = action_id[0] if action_id else None
+        action = self.responses.get(action_id) if isinstance(action_id, str) else None
+        if action is None or action.as_list or action.responses or action.future.done():
+            return
+        self.responses.pop(action_id, None)
+        self.responses.pop(action.id, None)
+        action.future.set_exception(AnswerUnreadable("the answer held a header twice (a "
+                                                     "value with line breaks): unread"))
 
     def _bad(self, exc: Exception) -> None:
         """A message dropped unread: counted, and — it may have been an event (a Hangup) —
@@ -963,6 +1006,11 @@ class AmiWatchdog:
         self._resync_due = False  # a picture is asked for after a message dropped unread
         self._resynced: float | None = None  # when the last such picture was asked
         self._lost_at: float | None = None  # the first loss that picture is to cover (clock)
+        # CoreShowChannels' timeout now (``_PICTURE_TIMEOUT_MAX_S``; a Ping behind a list
+        # waits as long: ``_tick``), and ami_picture_slow said this episode
+        self._picture_timeout_s = settings.action_timeout_ms / 1000
+        self._picture_slow_said = False
+        self._listed_at: float | None = None  # the last CoreShowChannels asked (monotonic)
         # The Getvars' own session (module docstring): no events, logged in only while the
         # main session is, with its own backoff of the same settings.
         self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
@@ -1145,6 +1193,13 @@ class AmiWatchdog:
         self._held_since = time.monotonic()
         self._refusal_said = False
         self._login_unanswered_said = False
+        # A new session's list is asked with the action timeout: a list the last session
+        # left unanswered may have been a path lost (no answer, no FIN), not a slow list,
+        # and kept doubled every dead path as a list was asked was waited out longer:
+        # 4 s, then 8 s, each silent as long (``_tick``; hrev168). Slow again, it doubles
+        # again (``_picture_timed_out``).
+        self._picture_timeout_s = self.settings.action_timeout_ms / 1000
+        self._picture_slow_said = False
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
         self._reader.connect()  # nothing if it is up or on its way
@@ -1281,17 +1336,22 @@ class AmiWatchdog:
         # (each up to ``action_timeout_ms``: a called party's Hangup held 2 s more before
         # its release began, hrev141). Unanswered by then, it fails as a first list does:
         # the events are applied and the picture asked again shortly, the lossy one unread.
-        timeout = (self._held_since + self.settings.action_timeout_ms / 1000
-                   - time.monotonic()) if retaken else None
-        if timeout is not None and timeout <= 0:
+        limit = self._picture_timeout_s  # longer after a list answered late
+        timeout = (self._held_since + limit - time.monotonic()) if retaken else limit
+        if timeout <= 0:
             self._rebuild_failed("no time left to list the channels again")
             return
+        asked = self._listed_at = time.monotonic()
         try:
             reply = await self._send({"Action": "CoreShowChannels"}, as_list=True,
-                                     timeout=timeout)
-        except (TimeoutError, ConnectionError) as exc:
+                                     timeout=timeout, limit=limit)
+        except TimeoutError:
+            self._picture_timed_out(timeout)
+            return
+        except ConnectionError as exc:
             self._rebuild_failed(str(exc) or type(exc).__name__)
             return
+        self._picture_answered(time.monotonic() - asked)
         if not isinstance(reply, list):  # refused (_ListAction): no picture was taken
             self.stats["rebuild_refused"] += 1
             if not self._refusal_said:
@@ -1347,6 +1407,40 @@ class AmiWatchdog:
                          fix="add CALLGUARD_FOLLOW to channelvars in [general] of "
                              "manager.conf; until then calls are found again with Getvar")
         self._on_rebuilt(followed)
+
+    def _picture_timed_out(self, waited: float) -> None:
+        """CoreShowChannels unanswered within its timeout: the next picture gets twice
+        the time (``_PICTURE_TIMEOUT_MAX_S``), or a list slower than it is never read."""
+        self.stats["pictures_timed_out"] += 1
+        normal = self.settings.action_timeout_ms / 1000
+        self._picture_timeout_s = min(max(normal, _PICTURE_TIMEOUT_MAX_S),
+                                      self._picture_timeout_s * 2)
+        self._rebuild_failed(f"CoreShowChannels unanswered in {waited:.3f} s; asked again "
+                             f"with {self._picture_timeout_s:g} s")
+
+    def _picture_answered(self, took: float) -> None:
+        """CoreShowChannels answered after ``took`` seconds: later than
+        ``action_timeout_ms``, said once an episode (``ami_picture_slow``) and counted
+        (``pictures_slow``); within it, the normal timeout is back."""
+        normal = self.settings.action_timeout_ms / 1000
+        if took <= normal:
+            self._picture_timeout_s = normal
+            self._picture_slow_said = False
+            return
+        self.stats["pictures_slow"] += 1
+        if self._picture_slow_said:
+            return
+        self._picture_slow_said = True
+        _log.warning("ami_picture_slow", seconds=round(took, 3),
+                     action_timeout_s=normal, timeout_s=self._picture_timeout_s,
+                     effect="Asterisk lists its channels (CoreShowChannels) later than "
+                            "[ami] action_timeout_ms: a Hangup lost meanwhile is released "
+                            "only after the list, possibly past the release limit (its "
+                            "line-release says within_limit false), and events wait for "
+                            "the list",
+                     fix="reduce Asterisk's load or channel count; callguard waits up to "
+                         f"{max(normal, _PICTURE_TIMEOUT_MAX_S):g} s for the list and "
+                         "goes back to action_timeout_ms once it is answered in time")
 
     def _rebuild_failed(self, reason: str) -> None:
         """The list unanswered in time (or the session gone): the held events are applied,
@@ -1428,12 +1522,22 @@ class AmiWatchdog:
             self._spawn(self._rebuild())
 
     async def _tick(self) -> None:
-        silence = self.settings.action_timeout_ms / 1000
+        normal = self.settings.action_timeout_ms / 1000
         while True:
             await asyncio.sleep(_TICK_S)
+            # A Ping sent behind a CoreShowChannels is answered after the list (manager.c
+            # handles one action at a time), even one whose wait timed out (Asterisk still
+            # writes it): while lists are slow, the session is silent as long as one may take
+            # — while one may be under way, not ever after: the longer timeout stays until a
+            # picture answered in time, and pictures come only after a loss or a login, so a
+            # dead session was noticed up to 8 s late for as long as it lasted (hrev164)
+            listed = self._listed_at
+            listing = (listed is not None
+                       and time.monotonic() - listed < self._picture_timeout_s + normal)
+            silence = max(normal, self._picture_timeout_s) if listing else normal
             protocol = getattr(self._manager, "protocol", None)
             was_up = self._manager.was_logged_in
-            read_silent = self._reader.drop_if_silent(silence)
+            read_silent = self._reader.drop_if_silent(normal)
             if read_silent is not None:
                 # a read Asterisk does not answer (a stalled function read): the reads in
                 # flight answer unknown, the session is made again; the main one is not
@@ -1644,12 +1748,15 @@ class AmiWatchdog:
         return await asyncio.wait_for(future, max(0.001, limit - (time.monotonic() - asked)))
 
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None,
-                    timeout: float | None = None) -> Any:
+                    timeout: float | None = None, limit: float | None = None) -> Any:
+        """The action's answer within ``timeout``, never past ``limit`` (by default
+        ``action_timeout_ms``; a picture's may be longer: ``_PICTURE_TIMEOUT_MAX_S``)."""
         if not self.connected:
             raise ConnectionError("AMI not connected")
         if as_list:
             future = self._manager.send_action(_ListAction(action, as_list=True), as_list=True)
         else:
             future = self._manager.send_action(action, as_list=as_list)
-        limit = self.settings.action_timeout_ms / 1000
+        if limit is None:
+            limit = self.settings.action_timeout_ms / 1000
         return await asyncio.wait_for(future, limit if timeout is None else min(timeout, limit))

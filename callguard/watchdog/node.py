@@ -137,6 +137,7 @@ class WatchdogNode:
             "malformed_messages, hangup_sent, hangup_already_gone, hangup_refused, "
             "hangup_unanswered, getvar_sent, getvar_no_read_session, getvar_on_main_session, "
             "getvar_again_on_main_session, rebuilds, rebuild_refused, pictures_retaken, "
+            "pictures_timed_out, pictures_slow, "
             "takeovers, ami_silent, ami_read_silent, actions_refused, relogin_refused, "
             "number_found, number_not_found, events_late, hangup_deferred_to_picture, "
             "events_lost, events_lost_during_picture, resyncs, messages_glued; the tracker's "
