@@ -77,6 +77,10 @@ _RECORD_FACTS = ("source", "granted_at", "expires_at", "window", "evidence_ref",
 # The end of a day as ISO 8601 spells it (2026-12-31T24:00): the next day's midnight.
 _END_OF_DAY = re.compile(r"^(\d{4}-\d\d-\d\d)[T ]24(?::00(?::00(?:\.0+)?)?)?(?=$|[Zz+-])")
 _ENDS = ("--until", "--to")  # the options that end a range (before them)
+# A site just set up (`init`, nothing served) has the right data dir and no log yet: said
+# first, before the wrong data dir it may also be (hnew33)
+NOTHING_RECORDED_YET = ("nothing has been recorded in this data dir yet (serve, check, scrub "
+                        "and the record commands write the log), or it is not the node's")
 _DATE_ONLY = re.compile(r"^\d{4}-?\d\d-?\d\d$")  # what fromisoformat reads as midnight
 
 
@@ -216,8 +220,8 @@ class LogQuery:
                             "read; use `callguard evidence NUMBER` / `--decision ID` or "
                             "`callguard report` (or --stream)")
             usage_error(f"no compliance log at {place.log_file} (data dir {place.data_dir}): "
-                        "check --data-dir / CALLGUARD_DATA_DIR and [log] file, or give "
-                        "--file or --stream")
+                        f"{NOTHING_RECORDED_YET}; check --data-dir / CALLGUARD_DATA_DIR and "
+                        "[log] file, or give --file or --stream")
         return place.log_file
 
     def finish(self, matched: int, *, exit_incomplete: bool = True) -> list[str]:

@@ -1,0 +1,51 @@
+"""A new admin's first `tail`, `report` or `explain` on a site just set up (hnew33):
+`callguard init DIR`, nothing served or recorded yet. The answer was only "no compliance
+log at ... check --data-dir / CALLGUARD_DATA_DIR and [log] file" — the data dir was the
+right one; nothing had been recorded in it yet. It now says that first, then the wrong
+data dir it may also be. Still a usage error (exit 2), nothing written. Real CLI
+processes on a real `init` directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+USAGE = 2
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    for name in ("CALLGUARD_CONFIG", "CALLGUARD_DATA_DIR"):
+        env.pop(name, None)
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run([sys.executable, "-m", "callguard", *args], capture_output=True,
+                            text=True, env=env, cwd=cwd, timeout=120, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hnew33-site")
+    made = cli("init", "etc", cwd=root)
+    assert made.returncode == 0, made.stderr
+    return root
+
+
+@pytest.mark.parametrize("args", [("tail",), ("report",),
+                                  ("explain", "01a252a3-0338-7cfb-8b45-45e4668797fb")],
+                         ids=" ".join)
+def test_a_site_that_recorded_nothing_yet_is_told_so(site: Path, args: tuple[str, ...]) -> None:
+    data = site / "etc" / "data"
+    before = sorted(p.name for p in data.iterdir())
+    result = cli("--config", "etc/callguard.toml", *args, cwd=site)
+    assert result.returncode == USAGE, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "nothing has been recorded in this data dir yet" in said, said
+    assert "check --data-dir / CALLGUARD_DATA_DIR" in said  # the other reading, still said
+    assert sorted(p.name for p in data.iterdir()) == before
