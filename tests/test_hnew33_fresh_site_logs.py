@@ -49,3 +49,23 @@ def test_a_site_that_recorded_nothing_yet_is_told_so(site: Path, args: tuple[str
     assert "nothing has been recorded in this data dir yet" in said, said
     assert "check --data-dir / CALLGUARD_DATA_DIR" in said  # the other reading, still said
     assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_evidence_on_a_site_that_recorded_nothing_yet_is_told_so(site: Path) -> None:
+    result = cli("--config", "etc/callguard.toml", "evidence", "8015550111", cwd=site)
+    assert result.returncode == USAGE, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "nothing has been recorded in this data dir yet" in said, said
+    assert "5550111" not in said
+
+
+@pytest.mark.parametrize("args", [("tail", "--since", "yesterday"),
+                                  ("report", "--since", "last week")], ids=" ".join)
+def test_a_since_in_words_is_shown_the_forms_taken(site: Path, args: tuple[str, ...]) -> None:
+    """`--since yesterday` was answered "use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h":
+    which units a time back from now takes, and what "yesterday" is, went unsaid."""
+    result = cli("--config", "etc/callguard.toml", *args, cwd=site)
+    assert result.returncode == USAGE, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "a time back from now in s, m, h or d" in said, said
+    assert "yesterday: 1d" in said

@@ -108,7 +108,9 @@ def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetim
         if before is not None:
             usage_error(f"{option} {text!r} is a leap second (:60), which callguard cannot "
                         f"represent; give the second before it ({before}) or after it")
-        usage_error(f"{option} {text!r}: use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h")
+        usage_error(f"{option} {text!r}: use a date (2026-11-22), an instant with its UTC "
+                    "offset (2026-11-22T08:00:00-07:00) or a time back from now in s, m, h "
+                    "or d (2h; yesterday: 1d)")
     value = parsed
     if value.tzinfo is None:  # a date alone, or T24:00: where that day begins
         day = _END_OF_DAY.match(text) is not None or _DATE_ONLY.match(text) is not None
