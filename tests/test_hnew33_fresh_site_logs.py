@@ -69,3 +69,19 @@ def test_a_since_in_words_is_shown_the_forms_taken(site: Path, args: tuple[str, 
     said = " ".join(result.stderr.split())
     assert "a time back from now in s, m, h or d" in said, said
     assert "yesterday: 1d" in said
+
+
+def test_a_report_without_blocked_calls_says_none_under_its_title(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A new site's first report (a scrub, no call placed yet) printed the "blocked calls
+    by rule" title over an empty table: a report that looked cut short. One line says none."""
+    root = tmp_path_factory.mktemp("hnew33-report")
+    assert cli("init", "etc", cwd=root).returncode == 0
+    (root / "leads.csv").write_text("phone\n8015550111\n")
+    scrub = cli("--config", "etc/callguard.toml", "scrub", "leads.csv", "--campaign",
+                "ut-solar-manual", "--at", "2026-12-08T10:30:00-07:00", cwd=root)
+    assert scrub.returncode == 0, scrub.stderr
+    result = cli("--config", "etc/callguard.toml", "report", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "blocked calls by rule: none" in result.stdout.splitlines(), result.stdout
+    assert "deciding rule" not in result.stdout  # no empty table under it

@@ -1136,7 +1136,10 @@ def _report_tables(done: Any, *, watchdog: bool | None = None) -> None:
     for rule, count in done.by(calls, 3, verdict="BLOCK").items():
         rules.add_row(figures.rule_label(done, rule), str(count),
                       f"{100 * count / max(1, blocks):.1f} %")
-    output.print_table(console, rules)
+    if blocks:
+        output.print_table(console, rules)
+    else:  # one line: a title over no row read as a report cut short (hnew33)
+        console.print("blocked calls by rule: none", highlight=False)
     if note := figures.not_law_note(done):
         console.print(escape(note), highlight=False)
     if centred := figures.by_telemarketer(done):  # as the page and the JSON
