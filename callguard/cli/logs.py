@@ -221,6 +221,14 @@ class LogQuery:
                             f"are in its archive ({place.archive_dir}), which tail does not "
                             "read; use `callguard evidence NUMBER` / `--decision ID` or "
                             "`callguard report` (or --stream)")
+            if place.redis_stream:
+                # an officer's host: the records are in the stream, not "nothing recorded"
+                # (which an officer reads as no calls) (hrev166)
+                usage_error(f"no compliance log at {place.log_file} (data dir "
+                            f"{place.data_dir}): with [log] redis_stream on, the records no "
+                            "archiver has taken yet are in the Redis stream; give --stream "
+                            "(or --file a node's log), or check --data-dir / "
+                            "CALLGUARD_DATA_DIR and [log] file")
             usage_error(f"no compliance log at {place.log_file} (data dir {place.data_dir}): "
                         f"{NOTHING_RECORDED_YET}; check --data-dir / CALLGUARD_DATA_DIR and "
                         "[log] file, or give --file or --stream")
