@@ -35,6 +35,7 @@ from callguard.cli.common import (
 from callguard.cli.locate import LogPlace
 from callguard.cli.logs import (
     EXIT_INCOMPLETE,
+    NOTHING_RECORDED_YET,
     decision_id_or_exit,
     field_text,
     hash_number,
@@ -115,7 +116,8 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     if not archive.exists() and (log is None or not log_exists(log)) and not (
             file_path is None and place.redis_stream):
         usage_error(f"nothing to read: no archive at {archive.root} and no compliance log at "
-                    f"{log}; check --data-dir / CALLGUARD_DATA_DIR, --archive, --file")
+                    f"{log}: {NOTHING_RECORDED_YET}; check --data-dir / CALLGUARD_DATA_DIR, "
+                    "--archive, --file")
     # elsewhere: entries trimmed once the archiver had them (its archive's, hoff26)
     number_hash, key_id, key_source, last4, elsewhere = None, None, "", None, list[str]()
     if number is not None:

@@ -30,7 +30,7 @@ from callguard.cli.common import (
     log_to_read_or_exit,
     usage_error,
 )
-from callguard.cli.logs import place_or_exit
+from callguard.cli.logs import NOTHING_RECORDED_YET, place_or_exit
 from callguard.cli.output import console
 from callguard.cli.render import called_party_times, print_json
 from callguard.compliance.explain import ExplainError, Explanation, explain
@@ -272,8 +272,8 @@ def _find(state: CliState, decision_id: str, file: Path | None, *, as_json: bool
             usage_error("the log goes to stdout ([log] file = \"-\") and there is no "
                         "archive; give --file")
         usage_error(f"no compliance log at {path} and no archive (data dir "
-                    f"{state.settings.data_dir}): check --data-dir / CALLGUARD_DATA_DIR "
-                    "and [log] file, or give --file")
+                    f"{state.settings.data_dir}): {NOTHING_RECORDED_YET}; check --data-dir "
+                    "/ CALLGUARD_DATA_DIR and [log] file, or give --file")
     found = find_record(path, decision_id) if in_log and path is not None else None
     source = f"the log {path} (or its rotated segments)"
     if found is None and in_archive and archive is not None:

@@ -77,6 +77,10 @@ _RECORD_FACTS = ("source", "granted_at", "expires_at", "window", "evidence_ref",
 # The end of a day as ISO 8601 spells it (2026-12-31T24:00): the next day's midnight.
 _END_OF_DAY = re.compile(r"^(\d{4}-\d\d-\d\d)[T ]24(?::00(?::00(?:\.0+)?)?)?(?=$|[Zz+-])")
 _ENDS = ("--until", "--to")  # the options that end a range (before them)
+# A site just set up (`init`, nothing served) has the right data dir and no log yet: said
+# first, before the wrong data dir it may also be (hnew33)
+NOTHING_RECORDED_YET = ("nothing has been recorded in this data dir yet (serve, check, scrub "
+                        "and the record commands write the log), or it is not the node's")
 _DATE_ONLY = re.compile(r"^\d{4}-?\d\d-?\d\d$")  # what fromisoformat reads as midnight
 
 
@@ -104,7 +108,9 @@ def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetim
         if before is not None:
             usage_error(f"{option} {text!r} is a leap second (:60), which callguard cannot "
                         f"represent; give the second before it ({before}) or after it")
-        usage_error(f"{option} {text!r}: use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h")
+        usage_error(f"{option} {text!r}: use a date (2026-11-22), an instant with its UTC "
+                    "offset (2026-11-22T08:00:00-07:00) or a time back from now in s, m, h "
+                    "or d (2h; yesterday: 1d)")
     value = parsed
     if value.tzinfo is None:  # a date alone, or T24:00: where that day begins
         day = _END_OF_DAY.match(text) is not None or _DATE_ONLY.match(text) is not None
@@ -215,9 +221,17 @@ class LogQuery:
                             f"are in its archive ({place.archive_dir}), which tail does not "
                             "read; use `callguard evidence NUMBER` / `--decision ID` or "
                             "`callguard report` (or --stream)")
+            if place.redis_stream:
+                # an officer's host: the records are in the stream, not "nothing recorded"
+                # (which an officer reads as no calls) (hrev166)
+                usage_error(f"no compliance log at {place.log_file} (data dir "
+                            f"{place.data_dir}): with [log] redis_stream on, the records no "
+                            "archiver has taken yet are in the Redis stream; give --stream "
+                            "(or --file a node's log), or check --data-dir / "
+                            "CALLGUARD_DATA_DIR and [log] file")
             usage_error(f"no compliance log at {place.log_file} (data dir {place.data_dir}): "
-                        "check --data-dir / CALLGUARD_DATA_DIR and [log] file, or give "
-                        "--file or --stream")
+                        f"{NOTHING_RECORDED_YET}; check --data-dir / CALLGUARD_DATA_DIR and "
+                        "[log] file, or give --file or --stream")
         return place.log_file
 
     def finish(self, matched: int, *, exit_incomplete: bool = True) -> list[str]:
@@ -1130,7 +1144,10 @@ def _report_tables(done: Any, *, watchdog: bool | None = None) -> None:
     for rule, count in done.by(calls, 3, verdict="BLOCK").items():
         rules.add_row(figures.rule_label(done, rule), str(count),
                       f"{100 * count / max(1, blocks):.1f} %")
-    output.print_table(console, rules)
+    if blocks:
+        output.print_table(console, rules)
+    else:  # one line: a title over no row read as a report cut short (hnew33)
+        console.print("blocked calls by rule: none", highlight=False)
     if note := figures.not_law_note(done):
         console.print(escape(note), highlight=False)
     if centred := figures.by_telemarketer(done):  # as the page and the JSON

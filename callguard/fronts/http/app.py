@@ -195,7 +195,9 @@ async def _body(request: web.Request, required: tuple[str, ...],
         raise UsageError("the body must be a JSON object")
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
-        raise UsageError(f"unknown field(s) {clipped(', '.join(unknown), 200)}")
+        # the fields the route takes, said: a typo ("numbr") is fixed from the answer
+        raise UsageError(f"unknown field(s) {clipped(', '.join(unknown), 200)} (required: "
+                         f"{', '.join(required)}; optional: {', '.join(optional)})")
     for key in required:
         if key not in data:
             raise UsageError(f"missing field {key!r}")
