@@ -1,0 +1,87 @@
+"""What a scrub writes back is what the dialer dials (hcli33).
+
+A lead's number in full-width or another script's digits was ALLOWed — the gate reads it
+as its ASCII number — and written back as written: the dialer dials the cell, not the
+number checked (FastAGI refuses such an ARG1 for the same reason, ``not_dialable``). It is
+now the recorded BLOCK ``callguard:non-ascii-number``, the record naming the number read
+(its hash and last four, as any decision). And a letter inside a number's digits
+("801-555-01X2") is garbage, not an extension: an extension follows the whole number.
+Real ``python -m callguard`` processes on a data dir of their own.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from callguard.errors import NumberError
+from callguard.numbers import NumberParser
+from callguard.numbers.parse import ExtensionError
+from tests.test_cli import weekday_at
+from tests.test_hsml26_scrub_blank import _cli, _decisions
+
+WIDE = "".join(chr(0xFF10 + int(d)) for d in "8015550142")  # full-width
+ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "8015550143")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("scrub-ascii")
+    listing = root / "list.txt"
+    listing.write_text("8015550199\n")
+    today = datetime.now(UTC).date().isoformat()
+    for name in ("national", "ut-state"):
+        made = _cli(root, "dnc", "import", str(listing), "--list", name, "--published", today,
+                    "--covers", "all")
+        assert made.returncode == 0, made.stderr
+    return root
+
+
+def test_a_number_not_in_ascii_is_a_recorded_block(data: Path, tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(f"name,phone\nAnn,{WIDE}\nBob,{ARABIC_INDIC}\nCal,\uff0b18015550144\n"
+                     "Dee,801-555-0145\n", encoding="utf-8")
+    before = len(_decisions(data))
+    result = _cli(data, "scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                  weekday_at(11).isoformat(), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["rules"] == {"callguard:non-ascii-number": 3}, summary
+    with (tmp_path / "leads.scrubbed.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["callguard_verdict"] for r in rows] == ["BLOCK", "BLOCK", "BLOCK", "ALLOW"]
+    first = rows[0]["callguard_reason"]
+    assert "FULLWIDTH DIGIT EIGHT" in first, first
+    assert "ASCII" in first, first
+    assert "0142" not in first.replace("…0142", ""), first  # its last four at most
+    records = _decisions(data)[before:]
+    assert [r["rule"] for r in records[:3]] == ["callguard:non-ascii-number"] * 3
+    # the record names the number read (found by it), not the text
+    assert [r["number_last4"] for r in records[:3]] == ["0142", "0143", "0144"]
+    for record in records:
+        assert "8015550" not in json.dumps(record, ensure_ascii=False)
+
+
+PARSER = NumberParser()
+
+
+@pytest.mark.parametrize("text", ["801-555-01X2", "801555012x3", "+1 801-555-01x23"])
+def test_a_letter_inside_the_digits_is_no_extension(text: str) -> None:
+    with pytest.raises(NumberError) as caught:
+        PARSER.parse(text)
+    assert not isinstance(caught.value, ExtensionError)
+    reason = str(caught.value)
+    assert "inside its digits" in reason, reason
+    assert "has an extension" not in reason, reason
+    assert "5550" not in reason, reason
+
+
+def test_an_extension_after_the_whole_number_is_still_one() -> None:
+    with pytest.raises(ExtensionError):
+        PARSER.parse("801-555-0123x2")
+    with pytest.raises(NumberError, match="has an extension; without it"):
+        PARSER.parse("801-555-012 x3")
