@@ -85,3 +85,16 @@ def test_an_extension_after_the_whole_number_is_still_one() -> None:
         PARSER.parse("801-555-0123x2")
     with pytest.raises(NumberError, match="has an extension; without it"):
         PARSER.parse("801-555-012 x3")
+
+
+def test_no_number_column_lists_the_files_columns(data: Path, tmp_path: Path) -> None:
+    """"no number column found (looked for phone, ...)" did not say what the file holds:
+    its columns are listed (a header naming a number is still never repeated)."""
+    leads = tmp_path / "leads.csv"
+    leads.write_text("name,mobile,zip\nAnn,8015550142,84101\n")
+    result = _cli(data, "scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                  weekday_at(11).isoformat())
+    assert result.returncode == 2, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "no number column found" in said, said
+    assert "'name', 'mobile', 'zip'" in said, said

@@ -205,8 +205,9 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
         _once_or_exit(fields, found[0], what)
         return found[0]
     if required:
-        usage_error(f"no {what} column found (looked for {', '.join(candidates)}); "
-                    f"name it with --{what}-column{_no_header(fields)}")
+        usage_error(f"no {what} column found (looked for {', '.join(candidates)}); the "
+                    f"file's columns: {redact_digits(', '.join(map(repr, fields)))}; name "
+                    f"the {what} column with --{what}-column{_no_header(fields)}")
     return None
 
 
