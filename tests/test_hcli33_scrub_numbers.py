@@ -98,3 +98,20 @@ def test_no_number_column_lists_the_files_columns(data: Path, tmp_path: Path) ->
     said = " ".join(result.stderr.split())
     assert "no number column found" in said, said
     assert "'name', 'mobile', 'zip'" in said, said
+
+
+def test_evidence_by_the_ascii_number_finds_the_non_ascii_block(data: Path,
+                                                                tmp_path: Path) -> None:
+    """hrev165: the commit says the record names the number read so ``evidence NUMBER``
+    finds the row: shown through the real ``evidence`` command, --json (its hash), not
+    only the record's last four."""
+    wide = "".join(chr(0xFF10 + int(d)) for d in "8015550177")
+    leads = tmp_path / "leads.csv"
+    leads.write_text(f"name,phone\nEve,{wide}\n", encoding="utf-8")
+    result = _cli(data, "scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                  weekday_at(11).isoformat())
+    assert result.returncode == 0, result.stderr
+    found = _cli(data, "evidence", "8015550177", "--json")
+    assert found.returncode == 0, found.stderr
+    rules = [d["rule"] for d in json.loads(found.stdout)["decisions"]]
+    assert rules == ["callguard:non-ascii-number"], found.stdout
