@@ -115,3 +115,12 @@ def test_evidence_by_the_ascii_number_finds_the_non_ascii_block(data: Path,
     assert found.returncode == 0, found.stderr
     rules = [d["rule"] for d in json.loads(found.stdout)["decisions"]]
     assert rules == ["callguard:non-ascii-number"], found.stdout
+
+
+def test_letters_inside_the_digits_are_named_as_letters() -> None:
+    """hrev165: "80155501ext2" said "contains the letter 'ext'": three letters."""
+    with pytest.raises(NumberError) as caught:
+        PARSER.parse("80155501ext2")
+    reason = str(caught.value)
+    assert "the letters 'ext' inside its digits" in reason, reason
+    assert "5550" not in reason, reason

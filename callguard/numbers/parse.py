@@ -106,7 +106,9 @@ def _inside_digits(raw: str) -> str | None:
     if glued is None:
         return None
     digits = "".join(c for c in text if "0" <= c <= "9")
-    return (f"'[number …{digits[-4:]}]' contains the letter {glued.group(1)!r} inside its "
+    mark = glued.group(1)
+    letters = "letter" if len(mark.rstrip(".")) == 1 else "letters"  # "ext": three
+    return (f"'[number …{digits[-4:]}]' contains the {letters} {mark!r} inside its "
             "digits, which is no extension (an extension follows the whole number: "
             "NUMBER x204); a letter in a number is a typo: check the number")
 
