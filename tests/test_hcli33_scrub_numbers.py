@@ -124,3 +124,31 @@ def test_letters_inside_the_digits_are_named_as_letters() -> None:
     reason = str(caught.value)
     assert "the letters 'ext' inside its digits" in reason, reason
     assert "5550" not in reason, reason
+
+
+def test_a_separator_not_in_ascii_is_the_same_block_recorded_by_its_last_four(
+        data: Path, tmp_path: Path) -> None:
+    """hrev165: a no-break space or an en dash between ASCII digits (a spreadsheet's, a word
+    processor's) is a number the gate does not read (it refused it on main too, as
+    number-not-dialable): now the same non-ascii-number BLOCK, the character named, but
+    the record cannot name the number read (``number_parsed`` false, its last four only),
+    so ``evidence NUMBER`` does not find it: the README says so, not "evidence finds it"."""
+    leads = tmp_path / "leads.csv"
+    leads.write_text("name,phone\nEve,801\u00a0555\u00a00166\nFay,801\u2013555\u20130167\n",
+                     encoding="utf-8")
+    before = len(_decisions(data))
+    result = _cli(data, "scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                  weekday_at(11).isoformat(), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rules"] == {"callguard:non-ascii-number": 2}
+    records = _decisions(data)[before:]
+    assert ["NO-BREAK SPACE" in str(records[0]["reason"]),
+            "EN DASH" in str(records[1]["reason"])] == [True, True]
+    assert [(r["number_parsed"], r["number_last4"]) for r in records] == [
+        (False, "0166"), (False, "0167")]
+    for record, tail in zip(records, ("5550166", "5550167"), strict=True):
+        assert tail not in json.dumps(record, ensure_ascii=False)
+    found = _cli(data, "evidence", "8015550166", "--json")
+    assert json.loads(found.stdout)["decisions"] == [], found.stdout
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert "no-break space or an en dash between its digits" in readme
