@@ -78,9 +78,10 @@ def _resolved(path: Path, source: str) -> DataDirChoice:
         "--data-dir / CALLGUARD_DATA_DIR / [callguard] data_dir"), source)
 
 
-def resolved_path(path: Path, what: str, check: str) -> Path:
-    """``path`` resolved, or a ConfigError naming ``what`` it is and where to ``check`` when
-    a symbolic link on it leads back to itself: ``Path.resolve`` raises RuntimeError there
+def resolved_path(path: Path, what: str, check: str, *, target: str = "a directory") -> Path:
+    """``path`` resolved, or a ConfigError naming ``what`` it is, what the link should
+    point at (``target``: a ``[log] file`` is a file) and where to ``check`` when a symbolic
+    link on it leads back to itself: ``Path.resolve`` raises RuntimeError there
     (Python 3.11-3.12; 3.13 OSError ELOOP), "internal error" (exit 3) to the admin. The data
     dir, ``[log] file`` and ``demo --data-dir`` are resolved here (hcli32, hcli33)."""
     try:
@@ -93,7 +94,7 @@ def resolved_path(path: Path, what: str, check: str) -> Path:
     from callguard.errors import ConfigError  # noqa: PLC0415 - light, but only when needed
 
     raise ConfigError(f"{what} is a symbolic link loop (a link on it leads back to itself): "
-                      f"point the link at a directory, or check {check}")
+                      f"point the link at {target}, or check {check}")
 
 
 def log_file(config: Path, data_dir: Path, target: str) -> Path | None:
@@ -109,7 +110,8 @@ def log_file(config: Path, data_dir: Path, target: str) -> Path | None:
         return data_dir / "compliance.jsonl"
     path = Path(target).expanduser()
     return path if path.is_absolute() else resolved_path(
-        config.parent / path, f"[log] file {target!r} of {config}", "[log] file")
+        config.parent / path, f"[log] file {target!r} of {config}", "[log] file",
+        target="the log file or a directory on its path")
 
 
 # Commands that run with no data directory there: ``demo`` makes its own; ``init`` makes

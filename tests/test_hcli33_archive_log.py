@@ -60,3 +60,19 @@ def test_demo_in_a_symlink_loop_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "symbolic link loop" in done.stderr, done.stderr
     assert "internal error" not in done.stderr
+
+
+def test_a_log_file_that_is_itself_a_loop_is_not_told_to_be_a_directory(
+        tmp_path: Path) -> None:
+    """hrev165: ``[log] file = "loop/a"`` with a -> b -> a said "point the link at a
+    directory": done, every command then refuses the [log] file as a directory."""
+    _loop(tmp_path / "loop")
+    config = tmp_path / "callguard.toml"
+    config.write_text('[log]\nfile = "loop/a"\n')
+    (tmp_path / "data").mkdir(mode=0o700)
+    done = _cli("--config", str(config), "--data-dir", str(tmp_path / "data"), "tail")
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2, done.stderr
+    assert "symbolic link loop" in said, said
+    assert "point the link at a directory" not in said, said
+    assert "the log file" in said, said
