@@ -40,3 +40,16 @@ def test_a_bad_since_is_shown_examples_of_today(tmp_path) -> None:
     assert result.returncode == 2, result.stderr
     assert "2026-11-22" not in said, said
     assert f"{before}T08:00:00+00:00" in said or f"{after}T08:00:00+00:00" in said, said
+
+
+def test_a_bad_since_keeps_mains_words_too(tmp_path) -> None:
+    """hrev165: main (348ac732) reworded this error and test_hnew33_fresh_site_logs asserts
+    its words; hcli33's line conflicted with it. Both: today's examples, main's words."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    result = cli("tail", "--since", "yesterday", config_path=path)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 2, result.stderr
+    assert "a time back from now in s, m, h or d" in said, said
+    assert "yesterday: 1d" in said, said

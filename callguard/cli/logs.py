@@ -106,8 +106,11 @@ def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetim
                         f"represent; give the second before it ({before}) or after it")
         now = datetime.now(zone)  # examples of today, in the range's zone (they were
         today = now.date().isoformat()  # fixed 2026-11-22 dates, a year stale soon, hcli33)
-        usage_error(f"{option} {text!r}: use a date ({today}), an instant "
-                    f"({today}T08:00:00{now.isoformat()[-6:]}) or a duration ago (2h, 7d)")
+        # main's wording (348ac732, test_hnew33_fresh_site_logs) with today's examples: the
+        # merge of this branch takes this line whole (hrev165)
+        usage_error(f"{option} {text!r}: use a date ({today}), an instant with its UTC "
+                    f"offset ({today}T08:00:00{now.isoformat()[-6:]}) or a time back from "
+                    "now in s, m, h or d (2h; yesterday: 1d)")
     value = parsed
     if value.tzinfo is None:  # a date alone, or T24:00: where that day begins
         day = _END_OF_DAY.match(text) is not None or _DATE_ONLY.match(text) is not None
