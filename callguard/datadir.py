@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["DataDirChoice", "choose_data_dir", "default_data_dir", "log_file",
-           "missing_data_dir"]
+           "missing_data_dir", "resolved_path"]
 
 _ETC = Path("/etc")
 _BUNDLED = "default for the bundled demo configuration"
@@ -70,22 +70,31 @@ def choose_data_dir(config: Path, configured: str, option: Path | None) -> DataD
 
 def _resolved(path: Path, source: str) -> DataDirChoice:
     """``path`` resolved, or a ConfigError when a symbolic link on it leads back to itself
-    (``ln -s data data``): ``Path.resolve`` raises RuntimeError there, and every command,
-    ``config check`` and ``serve`` alike, was "internal error: RuntimeError: Symlink loop"
-    (exit 3). As a configuration problem, ``config check`` lists it and every other command
-    refuses it, exit 2 (hcli32)."""
+    (``ln -s data data``): every command, ``config check`` and ``serve`` alike, was
+    "internal error: RuntimeError: Symlink loop" (exit 3). As a configuration problem,
+    ``config check`` lists it and every other command refuses it, exit 2 (hcli32)."""
+    return DataDirChoice(resolved_path(
+        path, f"data dir {path} ({source})",
+        "--data-dir / CALLGUARD_DATA_DIR / [callguard] data_dir"), source)
+
+
+def resolved_path(path: Path, what: str, check: str, *, target: str = "a directory") -> Path:
+    """``path`` resolved, or a ConfigError naming ``what`` it is, what the link should
+    point at (``target``: a ``[log] file`` is a file) and where to ``check`` when a symbolic
+    link on it leads back to itself: ``Path.resolve`` raises RuntimeError there
+    (Python 3.11-3.12; 3.13 OSError ELOOP), "internal error" (exit 3) to the admin. The data
+    dir, ``[log] file`` and ``demo --data-dir`` are resolved here (hcli32, hcli33)."""
     try:
-        return DataDirChoice(path.resolve(), source)
-    except RuntimeError:  # Python 3.11-3.12; 3.13 raises OSError(ELOOP)
+        return path.resolve()
+    except RuntimeError:
         pass
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
     from callguard.errors import ConfigError  # noqa: PLC0415 - light, but only when needed
 
-    raise ConfigError(f"data dir {path} ({source}) is a symbolic link loop (a link on it "
-                      "leads back to itself): point the link at a directory, or check "
-                      "--data-dir / CALLGUARD_DATA_DIR / [callguard] data_dir")
+    raise ConfigError(f"{what} is a symbolic link loop (a link on it leads back to itself): "
+                      f"point the link at {target}, or check {check}")
 
 
 def log_file(config: Path, data_dir: Path, target: str) -> Path | None:
@@ -100,7 +109,9 @@ def log_file(config: Path, data_dir: Path, target: str) -> Path | None:
     if not target:
         return data_dir / "compliance.jsonl"
     path = Path(target).expanduser()
-    return path if path.is_absolute() else (config.parent / path).resolve()
+    return path if path.is_absolute() else resolved_path(
+        config.parent / path, f"[log] file {target!r} of {config}", "[log] file",
+        target="the log file or a directory on its path")
 
 
 # Commands that run with no data directory there: ``demo`` makes its own; ``init`` makes

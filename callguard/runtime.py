@@ -52,7 +52,7 @@ from callguard.stores.redis.lists import LIST_SOCKET_SECONDS, RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.remembered import MARKER_FILE
 
-__all__ = ["NoLists", "Runtime", "gate_packs", "log_path", "longest_window_s",
+__all__ = ["NoLists", "Runtime", "clock_check", "gate_packs", "log_path", "longest_window_s",
            "open_compliance_log", "open_frequency", "open_runtime", "redis_client"]
 
 _log = structlog.get_logger("callguard.records")
@@ -345,11 +345,9 @@ class Runtime:
                 return refused is None, refused or "counting"
 
             probes["frequency_counts"] = embedded_counts
-        clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
-            lambda: (True, "not checked ([http] require_clock_sync = false)"))
         return Readiness(packs=gate_packs(settings),
                          lists=self.lists, records=self.records, pings=pings, probes=probes,
-                         clock_check=clock_check, not_loaded=settings.lists_not_loaded,
+                         clock_check=clock_check(settings), not_loaded=settings.lists_not_loaded,
                          regions=settings.regions)
 
     async def aclose(self) -> None:
@@ -366,6 +364,15 @@ class Runtime:
             await self.frequency.aclose()
         if self._pinger is not None:
             await self._pinger.aclose()
+
+
+def clock_check(settings: Settings) -> Callable[[], tuple[bool, str]]:
+    """Whether the clock is synchronised, as /readyz and ``serve``'s log (``ClockNotice``)
+    both ask it: the kernel (adjtimex), or nothing under ``[http] require_clock_sync =
+    false`` (a container whose host keeps time while the kernel does not say so)."""
+    if settings.http.require_clock_sync:
+        return adjtimex_synchronised
+    return lambda: (True, "not checked ([http] require_clock_sync = false)")
 
 
 def _not_started(error: str) -> str:

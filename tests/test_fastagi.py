@@ -930,7 +930,7 @@ class TestInjectedHeaderLines:
             assert "2 decision(s) (1 withdrawn)" in " ".join(text.split()), text
             assert f"ALLOW withdrawn by {block['decision_id']}" in text, text
             said = " ".join(cli("report", config_path=path, key=None).stdout.split())
-            assert "3 decisions: 2 calls, 0 scrub decisions and 0 `check --at` questions " \
+            assert "3 decisions: 2 calls, 0 scrub decisions and 0 check --at questions " \
                    "counted apart, 1 answer(s) withdrawn (1 ALLOW)" in said, said
             rows = cli("report", "--csv", config_path=path, key=None).stdout.splitlines()
             assert [r.split(",")[1:6] for r in rows if ",withdrawn," in r] == [

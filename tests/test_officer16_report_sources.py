@@ -56,7 +56,7 @@ def test_report_says_its_calls_by_front_and_what_a_cli_call_is(tmp_path):
         assert asked.returncode in (0, 1), asked.stderr
     # Since schema 2 (places_call) a question is told apart: no call at all (officer 18).
     text = _report(path)
-    assert "calls by front: none; 2 `callguard check --at` question(s) counted apart" in text
+    assert "calls by front: none; 2 callguard check --at question(s) counted apart" in text
     assert "places no call" in text
     said = json.loads(_report(path, "--json"))
     assert said["fronts_note"].startswith("calls by front: none; 2 `callguard check --at`")

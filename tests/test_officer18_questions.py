@@ -57,7 +57,7 @@ def test_a_question_says_so_in_its_record_and_is_not_a_call(tmp_path):
     rows = list(csv.DictReader(io.StringIO(cli("report", "--csv", config_path=path).stdout)))
     assert {r["kind"] for r in rows if r["count"] != "0"} == {"question"}
     text = cli("report", config_path=path).stdout
-    assert "0 calls, 0 scrub decisions and 3 `check --at` questions counted apart" in text
+    assert "0 calls, 0 scrub decisions and 3 check --at questions counted apart" in text
     # the day x campaign table shows them in their own column, not as 0 of everything
     assert re.search(r"│ ut-solar-manual │ 0 +│ 0 +│ 0 +│ 3 +│", text), text
     page = tmp_path / "r.html"

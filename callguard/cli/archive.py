@@ -29,6 +29,7 @@ from rich.markup import escape
 from callguard.cli.common import (
     CliState,
     err_console,
+    log_to_read_or_exit,
     one_source_or_exit,
     run,
     usage_error,
@@ -90,6 +91,8 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
     if list_gaps:
         _list_gaps(target, as_json=as_json)
         return
+    if not stream:  # [log] file checked only where it is archived (LOG_USE: READS)
+        log_to_read_or_exit(file_path, log_path(settings), settings.data_dir)
     if compress_only:
         _compress_only(log, stream=stream, archive_dir=archive_dir, watch=watch,
                        as_json=as_json)

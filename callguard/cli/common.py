@@ -75,16 +75,17 @@ def on_read_only_mount(path: Path) -> bool:
 
 # What each command does with the configured compliance log (``[log] file``), by its path
 # below ``callguard``. WRITES: it writes a compliance record there (a decision, a record or
-# list change, a purge) or, ``archive``, takes its segments: a log no command can use
-# refuses it before anything is done, nothing acknowledged that is not durable. READS: it
-# reads it unless given ``--file`` or ``--stream``, and checks the place it will actually
-# read (``log_to_read_or_exit``): `tail --file COPY` was refused for a ``[log] file`` it
-# never opens. UNUSED: it never opens it (`dnc status`, `consent show`), and was refused
-# (exit 2) for a log it does not read (hcli32); ``config check`` lists the log among its
-# problems instead. A command missing here is checked as WRITES: fail closed.
+# list change, a purge): a log no command can use refuses it before anything is done,
+# nothing acknowledged that is not durable. READS: it reads it (``archive``: takes its
+# segments) unless given ``--file`` or ``--stream``, and checks the place it will actually
+# read (``log_to_read_or_exit``): `tail --file COPY` and `archive --file COPY` were refused
+# for a ``[log] file`` they never open (hcli33). UNUSED: it never opens it (`dnc status`,
+# `consent show`), and was refused (exit 2) for a log it does not read (hcli32); ``config
+# check`` lists the log among its problems instead. A command missing here is checked as
+# WRITES: fail closed.
 WRITES, READS, UNUSED = "writes", "reads", "unused"
 LOG_USE: dict[str, str] = {
-    "check": WRITES, "scrub": WRITES, "serve": WRITES, "purge": WRITES, "archive": WRITES,
+    "check": WRITES, "scrub": WRITES, "serve": WRITES, "purge": WRITES, "archive": READS,
     "records-accept-older": WRITES,
     "dnc import": WRITES, "dnc rollback": WRITES, "dnc drop": WRITES,
     "dnc check": UNUSED, "dnc status": UNUSED,

@@ -28,7 +28,9 @@ from callguard.cli.common import CliState, run, usage_error
 from callguard.cli.ownership import announce, root_trap
 from callguard.compliance.sinks import LogSettings
 from callguard.config import Settings, load_settings
+from callguard.datadir import resolved_path
 from callguard.decision import Decision
+from callguard.errors import ConfigError
 from callguard.gate import CheckRequest, Gate
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.policy.calendar import Calendar
@@ -162,7 +164,11 @@ def demo(state: CliState, data_dir: Path | None) -> None:
                     "give one")
     data_dir = data_dir or given
     if data_dir is not None:
-        refusal = root_trap(replace(base, data_dir=data_dir.resolve()), None)
+        try:  # a link loop: exit 2 with the reason (it was "internal error", exit 3)
+            resolved = resolved_path(data_dir, f"--data-dir {data_dir}", "--data-dir")
+        except ConfigError as exc:
+            usage_error(str(exc))
+        refusal = root_trap(replace(base, data_dir=resolved), None)
         if refusal:
             usage_error(refusal)
         _demo_dir_or_exit(data_dir)

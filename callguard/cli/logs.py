@@ -108,9 +108,12 @@ def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetim
         if before is not None:
             usage_error(f"{option} {text!r} is a leap second (:60), which callguard cannot "
                         f"represent; give the second before it ({before}) or after it")
-        usage_error(f"{option} {text!r}: use a date (2026-11-22), an instant with its UTC "
-                    "offset (2026-11-22T08:00:00-07:00) or a time back from now in s, m, h "
-                    "or d (2h; yesterday: 1d)")
+        now = datetime.now(zone)  # examples of today, in the range's zone (they were
+        today = now.date().isoformat()  # fixed 2026-11-22 dates, a year stale soon, hcli33)
+        # hnew33's wording (348ac732) with today's examples (hrev165)
+        usage_error(f"{option} {text!r}: use a date ({today}), an instant with its UTC "
+                    f"offset ({today}T08:00:00{now.isoformat()[-6:]}) or a time back from "
+                    "now in s, m, h or d (2h; yesterday: 1d)")
     value = parsed
     if value.tzinfo is None:  # a date alone, or T24:00: where that day begins
         day = _END_OF_DAY.match(text) is not None or _DATE_ONLY.match(text) is not None
@@ -776,10 +779,10 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         unarchived_name="the Redis stream of every node" if stream else None))
     done.not_law, done.not_law_unread = house_policies(state)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
-        err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
+        err_console.print(f"[yellow]note:[/yellow] {escape(_plain(figures.purged_note(done)))}",
                           highlight=False)
     if done.adopted:  # the store the calls read was replaced: a caveat on every figure
-        err_console.print(f"[yellow]note:[/yellow] {escape(figures.adopted_note(done))}",
+        err_console.print(f"[yellow]note:[/yellow] {escape(_plain(figures.adopted_note(done)))}",
                           highlight=False)
     matched = (done.total(done.calls) + done.total(done.scrubs)
                + done.total(done.questions) + done.total(done.withdrawn))
@@ -1100,6 +1103,13 @@ def _watchdog_enabled(state: CliState) -> bool | None:
         return None
 
 
+def _plain(text: str) -> str:
+    """A report's note as a terminal shows it: without markdown's backticks, which a
+    terminal prints as they are ("2 `callguard check --at` question(s)"); the JSON and
+    the page keep the text (hcli33)."""
+    return text.replace("`", "")
+
+
 def _report_tables(done: Any, *, watchdog: bool | None = None) -> None:
     from rich.table import Table  # noqa: PLC0415
 
@@ -1115,16 +1125,18 @@ def _report_tables(done: Any, *, watchdog: bool | None = None) -> None:
     # not console markup (an internal error, exit 3, before: hrev106)
     console.print(f"[bold]{total + done.total(scrubs) + asked + withdrawn}[/] decisions: "
                   f"{total} calls, {done.total(scrubs)} scrub decisions and {asked} "
-                  "`check --at` questions counted apart"
+                  "check --at questions counted apart"
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
                   + f" ({done.first or '-'} … {done.last or '-'}); {escape(shown)}")
-    console.print(escape(figures.sources_note(done)), highlight=False)
+    console.print(escape(_plain(figures.sources_note(done))), highlight=False)
     if (fronts := figures.fronts_note(done)) is not None:
-        console.print(escape(fronts), highlight=False)
+        console.print(escape(_plain(fronts)), highlight=False)
     if done.purged is not None:
-        console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
+        console.print(f"[bold]purged:[/] {escape(_plain(figures.purged_note(done)))}",
+                      highlight=False)
     if done.adopted:
-        console.print(f"[bold]caveat:[/] {escape(figures.adopted_note(done))}", highlight=False)
+        console.print(f"[bold]caveat:[/] {escape(_plain(figures.adopted_note(done)))}",
+                      highlight=False)
     questions = done.questions
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs", "questions",
                    title=f"calls by day ({done.query.tz}) and campaign")
@@ -1149,7 +1161,7 @@ def _report_tables(done: Any, *, watchdog: bool | None = None) -> None:
     else:  # one line: a title over no row read as a report cut short (hnew33)
         console.print("blocked calls by rule: none", highlight=False)
     if note := figures.not_law_note(done):
-        console.print(escape(note), highlight=False)
+        console.print(escape(_plain(note)), highlight=False)
     if centred := figures.by_telemarketer(done):  # as the page and the JSON
         centres = Table("call centre (telemarketer)", "campaign", "calls", "ALLOW", "BLOCK",
                         title="calls placed by a call centre for the seller")

@@ -34,7 +34,7 @@ with quiet_imports():
     )
     from callguard.compliance.logkey import LogKeyError
     from callguard.compliance.seekable import SeekableError
-    from callguard.errors import ArchiveDamagedError, ArchiveFormatError, StoreError
+    from callguard.errors import ArchiveDamagedError, ArchiveFormatError, ConfigError, StoreError
     from callguard.numbers.redact import redact_digits
 
 __all__ = ["cli", "main"]
@@ -171,6 +171,11 @@ def _run() -> None:
         sys.exit(EXIT_USAGE)
     except ArchiveFormatError as exc:  # an archive of a newer callguard: upgrade
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(EXIT_USAGE)
+    except ConfigError as exc:  # one met past CliState.settings (a [log] file through a
+        # symbolic link loop, resolved when first used): the admin's to fix, not exit 3
+        err_console.print(f"[red]usage error:[/red] configuration: {escape(str(exc))}",
+                          highlight=False)
         sys.exit(EXIT_USAGE)
     except LogKeyError as exc:  # a malformed CALLGUARD_LOG_KEY or log.key: the admin's to fix
         err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)

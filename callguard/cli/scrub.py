@@ -6,7 +6,9 @@ reason, decision id and the list versions read (do-not-call and number attribute
 ``callguard_lists``); a malformed row is reported and written, never skipped: one with more
 cells than the header names is the recorded BLOCK ``callguard:malformed-row`` (which cell is
 the number is a guess), written whole, its extra cells after the added columns; one with
-fewer is decided on the cells it has.
+fewer is decided on the cells it has. A number not written in ASCII (full-width or another
+script's digits) is the recorded BLOCK ``callguard:non-ascii-number``: the dialer dials the
+cell as written, not the number the gate read.
 A blank row (every cell empty or spaces: a spreadsheet's trailing ",,,") names no one: it
 is skipped and counted, not decided (it was a recorded BLOCK "no number given").
 The leads file is read by ``callguard.csvfile`` (BOM, UTF-8 or Windows-1252, comma,
@@ -59,11 +61,12 @@ from callguard.decision import Decision
 from callguard.errors import UsageError
 from callguard.facts.frequency import FREQUENCY, ScrubCounts
 from callguard.gate import CheckRequest, Gate
+from callguard.numbers.parse import named_character
 from callguard.numbers.redact import redact_digits
 from callguard.policy import DialingMode
 from callguard.policy.core import FAIL_CLOSED, refusal
 
-__all__ = ["lists_read", "scrub"]
+__all__ = ["NON_ASCII_NUMBER", "lists_read", "not_ascii", "scrub"]
 
 _NUMBER_COLUMNS = ("phone", "number", "telephone", "phone_number", "tel")
 _LOCATION_COLUMNS = ("zip", "postal_code", "zipcode", "tz", "time_zone", "timezone")
@@ -71,6 +74,7 @@ ADDED = ("callguard_verdict", "callguard_rule", "callguard_reason", "callguard_d
          "callguard_lists")
 _WINDOW = 256  # rows decided together (the output keeps the input's order)
 MALFORMED_ROW = "callguard:malformed-row"
+NON_ASCII_NUMBER = "callguard:non-ascii-number"
 
 
 _ONLY = {"callable": "ALLOW", "suppressed": "BLOCK"}
@@ -125,11 +129,16 @@ async def _decide(gate: Gate, window: list[list[str]], lines: list[int], width: 
                   number_index: int,
                   request: Callable[[list[str]], CheckRequest]) -> list[Decision]:
     """Every row of ``window``, a turn at a time (``_turns``), in the window's order; a row
-    with more cells than the header's ``width`` is the recorded BLOCK ``MALFORMED_ROW``."""
+    with more cells than the header's ``width`` is the recorded BLOCK ``MALFORMED_ROW``, one
+    whose number is not written in ASCII ``NON_ASCII_NUMBER`` (``not_ascii``)."""
     def one(i: int) -> Awaitable[Decision]:
         row = window[i]
         if len(row) <= width:
-            return gate.check(request(row))
+            why = not_ascii(row[number_index]) if number_index < len(row) else None
+            if why is None:
+                return gate.check(request(row))
+            return gate.refuse(request(row), refusal(NON_ASCII_NUMBER, FAIL_CLOSED, why),
+                               started=time.perf_counter())
         return gate.refuse(request(row), refusal(
             MALFORMED_ROW, FAIL_CLOSED,
             f"line {lines[i]} has {len(row)} cells, the header names {width}: which is the "
@@ -141,6 +150,22 @@ async def _decide(gate: Gate, window: list[list[str]], lines: list[int], width: 
         decided = await asyncio.gather(*(one(i) for i in turn))
         decisions.update(zip(turn, decided, strict=True))
     return [decisions[i] for i in range(len(window))]
+
+
+def not_ascii(cell: str) -> str | None:
+    """Why a number cell not written in ASCII is refused, or None. The gate reads any
+    script's digits as ASCII (``callguard.numbers.parse``), but the output gives the dialer
+    the cell as written, never the number checked: full-width "801…" dialled, if dialled at all, is
+    not the ASCII number the ALLOW was for. So, as FastAGI refuses an ARG1 that Dial() would
+    not dial as checked (``not_dialable``), the row is the recorded BLOCK
+    ``NON_ASCII_NUMBER`` (the record names the number read: a lookup by it finds the row).
+    HTTP and SIP answer with the ASCII E.164 to dial (``number``, the 302 Contact)."""
+    if cell.isascii():
+        return None
+    char = next(c for c in cell if not c.isascii())
+    return (f"the number is written with {named_character(char)}, not in ASCII; the "
+            "scrubbed file gives the dialer the number as written, not the number checked: "
+            "write it in ASCII digits (0-9, a leading +) in the lead file and scrub again")
 
 
 def lists_read(decision: Decision) -> str:
@@ -180,8 +205,9 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
         _once_or_exit(fields, found[0], what)
         return found[0]
     if required:
-        usage_error(f"no {what} column found (looked for {', '.join(candidates)}); "
-                    f"name it with --{what}-column{_no_header(fields)}")
+        usage_error(f"no {what} column found (looked for {', '.join(candidates)}); the "
+                    f"file's columns: {redact_digits(', '.join(map(repr, fields)))}; name "
+                    f"the {what} column with --{what}-column{_no_header(fields)}")
     return None
 
 

@@ -30,6 +30,7 @@ from callguard.cli.common import (
     usage_error,
 )
 from callguard.cli.config_check import SPLIT_RECORDS
+from callguard.clock_notice import ClockNotice
 from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings, environment_warnings, unreachable_caller_ids
 from callguard.errors import ConfigError
@@ -42,7 +43,7 @@ from callguard.fronts.http.supervisor import supervisor_for
 from callguard.fronts.sip.server import SipFront
 from callguard.law_expiry import ExpiryCollector, ExpiryReadiness, LawExpiry
 from callguard.logredact import install_stdlib_redaction
-from callguard.runtime import Runtime, redis_client
+from callguard.runtime import Runtime, clock_check, redis_client
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.embedded.tallies import EmbeddedTallies
@@ -164,6 +165,8 @@ async def _serve(state: CliState, reload_seconds: float,
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     gc.set_threshold(*GC_THRESHOLDS)
     _start_warnings(runtime)
+    clock = ClockNotice(clock_check(runtime.settings))  # every node, /readyz or none
+    clock.check()
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
@@ -173,6 +176,7 @@ async def _serve(state: CliState, reload_seconds: float,
     try:
         while await signals.next_tick(reload_seconds):
             await _tick(runtime, watchdog, ami_notice)
+            clock.check()
     finally:
         # DRAIN_CAP_SECONDS counts from here: SIP's drain (close) and FastAGI's together.
         stopping = asyncio.get_running_loop().time()
@@ -342,7 +346,7 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
 async def _tick(runtime: Runtime, watchdog: WatchdogNode | None,
                 ami_notice: _AmiNotice) -> None:
     """Every ``--reload-seconds``: the day's packs-loaded record, the AMI login, new list
-    versions, the Redis record store's durability."""
+    versions, the Redis record store's durability (and, in ``_serve``, the clock's sync)."""
     await _packs_loaded_daily(runtime)
     ami_notice.check(watchdog, runtime.settings.ami)
     if isinstance(runtime.lists, EmbeddedListRegistry):

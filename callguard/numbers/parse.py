@@ -91,6 +91,28 @@ _EXTENSION = re.compile(
     r"(?:;\s*ext\s*=|(?:ext(?:ension|n)?\.?|x|#))\s*\d{1,8}\s*$", re.IGNORECASE)
 
 
+# The mark glued between digits: "801-555-01X2" (phonenumbers reads "80155501" extension
+# 2, an invalid number), not "801-555-012 x3" (an extension after a mistyped number).
+_GLUED_MARK = re.compile(r"\d((?:ext(?:ension|n)?\.?|x))\d{1,8}\s*$", re.IGNORECASE)
+
+
+def _inside_digits(raw: str) -> str | None:
+    """Why a number whose extension mark sits inside its digits is refused, or None. Only
+    called when the digits before the mark are no number: an extension follows the whole
+    number (phonenumbers' rule too), so a letter inside a number is a typo, never an
+    extension (it said "has an extension; without it, only 8 digits")."""
+    text = ascii_digits(raw)
+    glued = _GLUED_MARK.search(text)
+    if glued is None:
+        return None
+    digits = "".join(c for c in text if "0" <= c <= "9")
+    mark = glued.group(1)
+    letters = "letter" if len(mark.rstrip(".")) == 1 else "letters"  # "ext": three
+    return (f"'[number …{digits[-4:]}]' contains the {letters} {mark!r} inside its "
+            "digits, which is no extension (an extension follows the whole number: "
+            "NUMBER x204); a letter in a number is a typo: check the number")
+
+
 def split_extension(text: str) -> tuple[str, str]:
     """``text`` without an extension after its number, and the extension's digits (``""``
     when there is none: ``text`` is then returned as it is). Digits of any script are read
@@ -306,6 +328,9 @@ class NumberParser:
         except NumberError as exc:
             if sum(c.isdigit() for c in head) < MIN_RUN:  # "801555x0123": no line before it
                 return self._parse(raw)
+            inside = _inside_digits(raw)
+            if inside is not None:
+                raise NumberError(inside) from None
             raise NumberError(f"{quoted_number(raw)} has an extension; without it, "
                               f"{exc}") from None
         # A URI's ;ext= too (tel:8013640188;ext=204): read here, outside SIP (whose 302
