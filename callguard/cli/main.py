@@ -172,13 +172,14 @@ def _run() -> None:
     except ArchiveFormatError as exc:  # an archive of a newer callguard: upgrade
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE)
+    except LogKeyError as exc:  # a malformed CALLGUARD_LOG_KEY or log.key: the admin's to fix
+        # (a ConfigError: caught before the handler below)
+        err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(EXIT_USAGE)
     except ConfigError as exc:  # one met past CliState.settings (a [log] file through a
         # symbolic link loop, resolved when first used): the admin's to fix, not exit 3
         err_console.print(f"[red]usage error:[/red] configuration: {escape(str(exc))}",
                           highlight=False)
-        sys.exit(EXIT_USAGE)
-    except LogKeyError as exc:  # a malformed CALLGUARD_LOG_KEY or log.key: the admin's to fix
-        err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE)
     except SeekableError as exc:  # a damaged compressed segment: named, its path in clear
         # (paths are the data dir's and timestamped, which the redaction would take for
