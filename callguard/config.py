@@ -23,9 +23,9 @@ from callguard.case_files import CASES_SUFFIX
 from callguard.compliance.sinks import LogSettings
 from callguard.datadir import choose_data_dir
 from callguard.errors import ConfigError, NumberError
-from callguard.fronts.fastagi.server import FastAgiSettings
+from callguard.fronts.fastagi.settings import FastAgiSettings
 from callguard.fronts.http.settings import HttpSettings
-from callguard.fronts.sip.server import SipSettings
+from callguard.fronts.sip.settings import SipSettings
 from callguard.numbers import NumberParser
 from callguard.numbers.callback import CITATION as CALLBACK_CITATION
 from callguard.numbers.callback import Unreachable, unreachable
@@ -50,7 +50,7 @@ from callguard.resources import bundled_config
 from callguard.resources import packs_dir as bundled_packs_dir
 from callguard.stores.redis.records import RecordsSettings
 from callguard.tomlfile import read_config, read_toml
-from callguard.watchdog.ami import AmiSettings
+from callguard.watchdog.settings import AmiSettings
 
 __all__ = ["KNOWN_ENVIRONMENT", "ConfigErrors", "Settings", "caller_id_warnings",
            "chosen_packs_dir", "config_problems", "environment_warnings", "load_pack_file",

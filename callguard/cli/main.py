@@ -64,6 +64,48 @@ _COMMANDS = {
     "init": "callguard.cli.init:init",
     "health": "callguard.cli.health:health",
 }
+# --help's list of commands (each one's first paragraph, as click shortens it): read from here,
+# not from the commands, whose docstrings are reached only by importing every command's module
+# (the gate, numpy, aiohttp, DuckDB: most of a second). tests/test_hspd33_light_cli.py holds
+# these to the commands' own help.
+_HELP = {
+    "check": (
+        "Decide whether NUMBER may be called now, or at the --at instant (exit 0 ALLOW, 1 "
+        "BLOCK, 2 usage, 3 error)."),
+    "dnc": "Do-not-call lists: import, rollback, drop, check, status.",
+    "attributes": "Number attribute lists: wireless, ported, reassigned, litigator.",
+    "internal-dnc": (
+        "The solicitor's own do-not-call list (47 CFR 64.1200(d)(3)); kept 5 years "
+        "((d)(6))."),
+    "consent": "Consent of a called party to a solicitor.",
+    "ebr": "Established business relationships.",
+    "records-accept-older": (
+        "Accept the Redis record store as it is although it is older than this node's mark "
+        "(restored from an older backup): re-record the lost do-not-call requests and "
+        "revocations first. Writes a compliance record."),
+    "scrub": "Decide every row of LEADS for CAMPAIGN at --at; write verdicts and a summary.",
+    "serve": "Run the node until SIGTERM.",
+    "demo": "Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions.",
+    "tail": "Show compliance records of this node (a file) or of every node (--stream).",
+    "report": "Calls by day, campaign, verdict and rule; scrubs apart; the watchdog's figures.",
+    "purge": (
+        "Destroy compliance records older than the retention period (Utah Code 13-44-201, "
+        "subsection unverified: destroy records holding personal information that are not "
+        "to be retained)."),
+    "archive": "Compress closed log segments and archive them (or the stream) as Parquet by day.",
+    "evidence": "Every decision and record change for NUMBER (or --decision ID), archive and live.",
+    "explain": (
+        "Render DECISION_ID's record in full: every rule, citation and sentence ('-': "
+        "stdin)."),
+    "packs": "Jurisdiction packs: check a pack file, show a configured pack.",
+    "config": "The configuration: check it.",
+    "campaigns": "The configured campaigns.",
+    "init": "Write a starter configuration (DIR/callguard.toml, DIR/secrets.env) to edit.",
+    "health": (
+        "Can the configured node decide? Exit 0 ready, 1 down, 4 not ready, 5 alive but "
+        "readiness unknown ([http] off)."),
+}
+_SHORT_HELP = {"check": "Decide whether NUMBER may be called now, or at --at."}  # its short_help
 # The state of the command that ran (one per process; a list, not a global statement):
 # main() asks it, after click has let go of its context, whose paths a PermissionError was on.
 _RAN: list[CliState] = []
@@ -113,6 +155,22 @@ class _LazyGroup(click.Group):
         except click.exceptions.NoSuchCommand as exc:
             raise click.exceptions.NoSuchCommand(exc.command_name, possibilities=_COMMANDS,
                                                  ctx=ctx) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``--help``'s list from ``_HELP``, laid out by click's own code: importing each
+        command to read its first line loaded all of callguard for a page of text."""
+        _Listing().format_commands(ctx, formatter)
+
+
+class _Listing(click.Group):
+    """The top-level commands as ``--help`` lists them, from ``_HELP``, none imported."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return click.Command(cmd_name, help=_HELP[cmd_name],
+                             short_help=_SHORT_HELP.get(cmd_name))
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

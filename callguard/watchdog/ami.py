@@ -66,13 +66,10 @@ import asyncio
 import codecs
 import contextlib
 import logging
-import os
 import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -81,7 +78,6 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from callguard.errors import ConfigError
 from callguard.numbers.redact import clipped, redact_digits
 from callguard.watchdog.calls import (
     USED_EVENTS,
@@ -94,6 +90,7 @@ from callguard.watchdog.calls import (
 )
 from callguard.watchdog.events import DamagedEvent, normalize, safe_channel
 from callguard.watchdog.recorded import RecordedNumbers
+from callguard.watchdog.settings import AmiSettings
 
 __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
            "transfer_events_warning"]
@@ -215,43 +212,6 @@ _USED = frozenset(USED_EVENTS)
 _LATE_S = 1.0
 _LATE_SAID_S = 60.0  # said at most this often; counted each time
 _ACCEPTED_MAX = 10_000  # Hangups accepted whose event has not come (dropped beyond)
-
-
-@dataclass(frozen=True, slots=True)
-class AmiSettings:
-    """``[ami]``: where Asterisk's manager listens and how the watchdog behaves."""
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = "callguard"
-    secret_file: str = ""  # else CALLGUARD_AMI_SECRET
-    grace_seconds: float = 0.0
-    retry_ms: int = 500
-    action_timeout_ms: int = 2000
-    reconnect_min_ms: int = 250
-    reconnect_max_s: float = 2.0
-    lease_ms: int = 1500
-    abandonment_warn_rate: float = 0.025
-    # A call no AMI event names for this long is forgotten (its Hangups were lost while the
-    # session stayed up); a followed one records that its release is not proven.
-    forget_after_s: float = 86_400.0
-    # Automated calls asked over FastAGI are BLOCKed while this node's AMI session is not
-    # logged in (no one could release their line); off: they go ahead, alerted on ami_up.
-    required: bool = False
-
-    def secret(self) -> str:
-        """``CALLGUARD_AMI_SECRET`` or the secret file; never the configuration file."""
-        secret = os.environ.get("CALLGUARD_AMI_SECRET", "")
-        if not secret and self.secret_file:
-            try:
-                secret = Path(self.secret_file).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(f"[ami] secret_file {self.secret_file}: {exc.strerror}"
-                                  ) from None
-        if not secret:
-            raise ConfigError("[ami] is enabled: set CALLGUARD_AMI_SECRET or [ami] secret_file")
-        return secret
 
 
 def _hangup_target(effect: HangupChannel) -> str:

@@ -33,6 +33,7 @@ from callguard.fronts.dual_stack import (
 )
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.kindlog import KindLog
+from callguard.fronts.fastagi.settings import FastAgiSettings
 from callguard.fronts.fastagi.wire import (
     AGI_LINE_MAX,
     CHECK_HANGUP,
@@ -70,26 +71,6 @@ _REASON_MEMO = 4096  # reasons remembered redacted (a BLOCK's time of day makes 
 _MIN_BACKLOG = 100  # asyncio's own default listen backlog
 _DEAD_EXTENSION = "h"  # run only on a channel being hung up (``_dead_channel``)
 _log = structlog.get_logger("callguard.fastagi")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FastAgiSettings:
-    """Limits of the FastAGI front; each has a safe default."""
-
-    host: str = "127.0.0.1"
-    port: int = 4573
-    budget_ms: int = 250
-    header_timeout_ms: int = 2000
-    reply_timeout_ms: int = 2000
-    max_header_bytes: int = 16_384
-    max_sessions: int = 256  # sessions with a complete header block, deciding or answering
-    max_connections: int = 4096  # sockets still sending their header block
-    allowed_sources: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
-    block_cause: int = c.DEFAULT_BLOCK_CAUSE
-    # Ask Asterisk whether the channel is hung up before deciding a check (a hangup
-    # handler, a Gosub from h: ``_dead_channel``); a round trip more on every check. Off
-    # until the tests that script Asterisk by hand expect the question (session 25).
-    ask_liveness: bool = False
 
 
 def liveness_warning(settings: FastAgiSettings, *, ami: bool) -> str | None:
