@@ -188,3 +188,34 @@ def test_an_acknowledged_gap_stays_listed_and_no_longer_makes_answers_incomplete
     assert sum("acknowledged by Ann Officer" in n for n in answer["notes"]) == 2
     listing = cli("archive", "--gaps", config_path=path)
     assert listing.stdout.count("node (acknowledged): node node-b") == 2, listing.stdout
+
+
+def test_a_torn_stream_entry_is_quarantined_not_acknowledged_unsaid(tmp_path, redis_server):
+    """An entry whose record does not parse (torn: cut mid-line) was counted `torn` and
+    acknowledged: in no archive, no file, no gap. Failed before: no quarantine file, and
+    `archive --gaps` listed nothing. Now kept as the refused entries are (0600 file in a
+    0700 directory) and a `refused` gap names it."""
+    path, archive, _ = _node(tmp_path, redis_server)
+    client = redis.Redis.from_url(redis_server.url)
+    torn = b'{"schema":1,"event":"decision","logged_at":"2026-12-07T17:20:00.000Z","ver'
+    try:
+        client.xadd(KEY, {"r": torn})
+    finally:
+        client.close()
+    run = _archive(path)
+    assert (run["torn"], run["recovered"]) == (1, 0), run
+    name = f"quarantine/stream-{KEY.replace(':', '_')}.jsonl"
+    quarantine = archive / name
+    assert quarantine.read_bytes() == torn + b"\n"
+    assert quarantine.stat().st_mode & 0o777 == 0o600
+    assert quarantine.parent.stat().st_mode & 0o777 == 0o700
+    gaps = _gaps(path)
+    assert [(g["kind"], g["entries"], g["file"]) for g in gaps] == [("refused", 1, name)]
+    assert "a record that does not parse (torn)" in gaps[0]["said"]
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        assert client.xinfo_groups(KEY)[0]["pending"] == 0  # kept, then acknowledged
+    finally:
+        client.close()
+    report = cli("report", "--json", config_path=path)
+    assert report.returncode == 1, report.stderr

@@ -93,6 +93,12 @@ class Batch:
             self.run.torn += 1
             record = recover_line(line)
             if record is None:
+                # a stream entry whose record does not parse (torn, damaged): kept in the
+                # quarantine and said as refused, as every other entry not archived — it
+                # was acknowledged with no trace before (harc33). A segment's torn line
+                # stays in its segment (refused_lines None): counted only.
+                if self.refused_lines is not None:
+                    self.refused_lines.append(line.strip())
                 return
             self.run.recovered += 1
         if not self.add(record) and self.refused_lines is not None:
@@ -371,7 +377,7 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
             archive.commit(manifest)
         batch.refused_lines = None
         _compact_run(archive, manifest, connection, run, compact_before, months_before)
-    _stream_notes(run, key, gaps.quarantine_name)
+    _stream_notes(run, key, gaps.quarantine_name, gaps.quarantined)
     return run
 
 
@@ -463,6 +469,7 @@ class _Gaps:
         self.noted = datetime.now(UTC).isoformat(timespec="seconds")
         self.made: dict[str, StreamGap] = {}
         self.changed = False
+        self.quarantined = 0  # entries whose lines this run put in the quarantine
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
         self.quarantine_name = f"quarantine/stream-{safe}.jsonl"
 
@@ -536,6 +543,7 @@ class _Gaps:
         fsync_path(path.parent)
         fsync_path(self.archive.root)
         self._gap("refused", ids).entries += len(ids)
+        self.quarantined += len(ids)
 
 
 def _int(value: object) -> int:
@@ -544,9 +552,10 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _stream_notes(run: ArchiveRun, key: str, quarantine: str) -> None:
+def _stream_notes(run: ArchiveRun, key: str, quarantine: str, quarantined: int) -> None:
     """What the run could not archive from the stream, said on its notes (and kept in the
-    manifest: ``StreamGap``)."""
+    manifest: ``StreamGap``); ``quarantined``: the entries whose lines went to the
+    quarantine (refused, or a record that does not parse)."""
     if run.stream_lost or run.stream_lost_is_lower_bound:
         run.notes.append(_lost_note(run, key))
     if run.node_gaps:  # each kept in the manifest: archive --gaps, report, evidence
@@ -554,10 +563,14 @@ def _stream_notes(run: ArchiveRun, key: str, quarantine: str) -> None:
                          "not send records of its log to the stream (purged, gone, or a line "
                          "over 1 MiB); they are not in the archive. `callguard archive "
                          "--gaps` names each node, file and byte range")
-    if run.refused:  # kept in the quarantine file, said by report and evidence here
-        run.notes.append(f"{run.refused} stream entr(y/ies) of {key} were not archived: a "
-                         "schema this callguard does not know (a newer node's), or no "
-                         "readable logged_at; their lines are kept in the archive's "
+    unparsed = quarantined - run.refused
+    torn = f", or a record that does not parse ({unparsed}: torn)" if unparsed > 0 else ""
+    if quarantined:  # kept in the quarantine file, said by report and evidence here
+        run.notes.append(f"{quarantined} stream entr(y/ies) of {key} were not archived: a "
+                         "schema this callguard does not know (a newer node's), no "
+                         "readable logged_at"
+                         f"{torn}"
+                         "; their lines are kept in the archive's "
                          f"{quarantine}, and report and evidence here say so. Each node's "
                          "log file still holds its records: upgrade callguard, and keep "
                          "those files until their records are archived "

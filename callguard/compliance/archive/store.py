@@ -293,9 +293,10 @@ class StreamGap:
         if self.kind == "refused":
             return (f"the archiver refused {count} entr(y/ies) of the record stream "
                     f"{self.key} {when} (run of {self.noted}): a schema this callguard "
-                    "does not know (a newer node's), or no readable logged_at; they are not "
-                    f"in the archive, their lines are kept in {self.file}. Upgrade callguard "
-                    "to read them")
+                    "does not know (a newer node's), no readable logged_at, or a record "
+                    "that does not parse (torn); they are not in the archive, their lines "
+                    f"are kept in {self.file}. Upgrade callguard to read them (a torn one: "
+                    "its node's log file holds the record)")
         return (f"the archiver found {count} entr(y/ies) of the record stream {self.key} "
                 f"trimmed before they were archived, {when} (run of {self.noted}): their "
                 "records are in no archive. Each node's log file still holds its records: "
