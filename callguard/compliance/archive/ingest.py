@@ -9,7 +9,8 @@ acknowledges. A crash between commit and acknowledgement redelivers entries the 
 already holds: they are skipped by id, and deduplication by decision id covers the rest.
 
 Lines that are not JSON (torn by a crash) never enter the archive; a complete record
-glued behind a torn fragment is recovered. Both are counted.
+glued behind a torn fragment is recovered. Both are counted; a stream entry of that kind
+is kept in the quarantine, as a refused one (harc33).
 """
 
 from __future__ import annotations
