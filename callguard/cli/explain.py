@@ -358,10 +358,12 @@ def _nowhere_exit(decision_id: str, places: list[str], unread: str | None,
     # An acknowledged gap is named, and no longer exit 5: the officer who acknowledged it
     # looked into it (the node's log archived, or the loss found to hold no call), so
     # "not found" stands as the answer (exit 1, or the code of another reason) — never 0,
-    # which says "explained" (harc33).
+    # which says "explained" (harc33); said as "it may be among" all the same: the
+    # acknowledged loss may hold it, and "not found" alone reads "never decided" (hrev169).
     for why in acked or []:
-        err_console.print(f"[yellow]note:[/yellow] the archive has a gap of its time, "
-                          f"acknowledged: {escape(why)}", highlight=False)
+        err_console.print(f"[yellow]note:[/yellow] it may be among what the archive does "
+                          f"not hold, a gap of its time an officer acknowledged: "
+                          f"{escape(why)}", highlight=False)
     for why in elsewhere:  # trimmed once the archiver had it: its archive may hold it
         err_console.print(f"[yellow]note:[/yellow] not here: it may be in the archiver's "
                           f"archive: {escape(why)}", highlight=False)

@@ -57,6 +57,7 @@ import hashlib
 import os
 import re
 import shutil
+import unicodedata
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -375,6 +376,37 @@ def _fields(part: Part) -> dict[str, Any]:
     return fields
 
 
+# StreamGap's fields added by harc33, each left out of the manifest at its default: a
+# callguard of format 3 builds ``StreamGap(**g)`` from a manifest of version <= 3 and
+# fails on any key it does not know (hrev169)
+_GAP_FIELDS_4 = {"node": "", "segment": "", "offset": 0, "end": None, "reason": "",
+                 "decision_id": "", "found": "", "acked_by": "", "acked_at": "",
+                 "ack_note": ""}
+
+
+# An acknowledgement is printed by `archive --gaps`, report, evidence and explain for
+# years: one line of text of a bounded length (hrev169)
+ACK_BY_MAX, ACK_NOTE_MAX = 200, 2000
+
+
+def _ack_text(option: str, text: str, longest: int) -> None:
+    """Refuse (``ValueError``) ``text`` over ``longest`` characters, or holding a control
+    or format character (a newline forges a line of the report, an escape rewrites the
+    officer's terminal, a bidi override makes the text read otherwise)."""
+    if len(text) > longest:
+        raise ValueError(f"{option} is over {longest} characters; nothing was changed")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+        raise ValueError(f"{option} holds a control character (a newline, an escape, a "
+                         "direction mark): one line of plain text; nothing was changed")
+
+
+def _gap_fields(gap: StreamGap) -> dict[str, Any]:
+    """A gap as the manifest holds it: without the format-4 fields it does not use, so a
+    manifest of version 2 or 3 is read by a callguard before harc33."""
+    return {name: value for name, value in asdict(gap).items()
+            if name not in _GAP_FIELDS_4 or value != _GAP_FIELDS_4[name]}
+
+
 def _within(day: str, first: date | None, last: date | None) -> bool:
     return (first is None or day >= first.isoformat()) and (
         last is None or day <= last.isoformat())
@@ -441,7 +473,7 @@ class Archive:
                              "parts": [_fields(p) for p in manifest.parts],
                              "segments": manifest.segments, "stream": manifest.stream,
                              **({"refused": manifest.refused} if manifest.refused else {}),
-                             **({"stream_gaps": [asdict(g) for g in manifest.stream_gaps]}
+                             **({"stream_gaps": [_gap_fields(g) for g in manifest.stream_gaps]}
                                 if manifest.stream_gaps else {}),
                              "numbers": [asdict(n) for n in manifest.numbers],
                              "next_number_id": manifest.next_number_id},
@@ -463,6 +495,8 @@ class Archive:
         note."""
         if not by.strip() or not note.strip():
             raise ValueError("an acknowledgement names who made it (--by) and why (--note)")
+        _ack_text("--by", by, ACK_BY_MAX)
+        _ack_text("--note", note, ACK_NOTE_MAX)
         with self.writing() as manifest:
             found = [g for g in manifest.stream_gaps if g.ident == ident.strip().lower()]
             if not found:
