@@ -102,3 +102,20 @@ def test_explain_says_an_acknowledged_gap_may_hold_the_decision(tmp_path, redis_
     said = " ".join(explained.stderr.split())
     assert "it may be among what the archive does not hold" in said, said
     assert "acknowledged by Ann" in said, said
+
+
+def test_a_reason_is_open_text_and_hoff33s_unreadable_line_is_said(tmp_path, redis_server):
+    """A newer node's reason, unknown here, is a node gap all the same (the archiver does
+    not hold the schema's enum against it: an older archiver would otherwise lose a newer
+    node's gaps); hoff33's ``unreadable-line`` is said in words. Failed before: the
+    unreadable line read "reason 'unreadable-line'" only, like an unknown reason."""
+    path, _, _ = _node(tmp_path, redis_server)
+    at = datetime(2026, 12, 7, 17, 10, tzinfo=UTC)
+    _send(redis_server, (Gap(SEGMENT, 100, 200, "unreadable-line"), at),
+          (Gap(SEGMENT, 300, 400, "a-reason-of-2027"), at))
+    assert _archive(path)["node_gaps"] == 2
+    unreadable, newer = _gaps(path)
+    assert (unreadable["kind"], unreadable["reason"]) == ("node", "unreadable-line")
+    assert "no record (not a JSON object" in unreadable["said"], unreadable["said"]
+    assert (newer["kind"], newer["reason"]) == ("node", "a-reason-of-2027")
+    assert "reason 'a-reason-of-2027'" in newer["said"], newer["said"]

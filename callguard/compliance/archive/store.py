@@ -277,7 +277,10 @@ class StreamGap:
                        "sent: the records are in no archive, and in the node's log only if "
                        "the file was moved, not deleted",
                "oversize": "one line over the 1 MiB the sender reads (damage: a record is "
-                           "a few KiB): its bytes are in the node's log file alone"}.get(
+                           "a few KiB): its bytes are in the node's log file alone",
+               # hoff33: a reason is open text (a newer node's unknown one said as given)
+               "unreadable-line": "one line that is no record (not a JSON object: damage): "
+                                  "its bytes are in the node's log file alone"}.get(
             self.reason, f"reason {self.reason!r}")
         named = f", decision {self.decision_id}" if self.decision_id else ""
         return (f"node {self.node} could not send records of its log to the record stream "
