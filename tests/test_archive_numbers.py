@@ -20,6 +20,7 @@ from callguard.compliance.archive.ingest import archive_files, archive_stream
 from callguard.compliance.archive.store import (
     HASHED,
     NUMBERED,
+    VERSION,
     Archive,
     ArchiveFormatError,
     connect,
@@ -152,7 +153,7 @@ class TestNumberTable:
         data = tmp_path / "data"
         archive = Archive(data / "archive")
         archive.root.mkdir(parents=True)
-        archive.manifest_path.write_bytes(b'{"version": 4, "parts": []}')
+        archive.manifest_path.write_bytes(orjson.dumps({"version": VERSION + 1, "parts": []}))
         with pytest.raises(ArchiveFormatError, match="newer"):
             archive.manifest()
         result = cli("evidence", e164(1), config_path=config(tmp_path, data))

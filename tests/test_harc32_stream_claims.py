@@ -17,6 +17,7 @@ how long an entry has been idle.
 from __future__ import annotations
 
 import os
+import re
 import socket
 
 import orjson
@@ -143,7 +144,10 @@ def test_archive_gaps_lists_them(tmp_path, redis_server):
     assert [g["kind"] for g in gaps] == ["lost"]
     assert "trimmed before they were archived" in gaps[0]["said"]
     text = cli("archive", "--gaps", config_path=paths["node-a"])
-    assert text.stdout.startswith("lost: the archiver found"), text.stdout
+    # since harc33 each line leads with the gap's id (for `--ack-gap`) and its status
+    assert re.match(r"[0-9a-f]{10} lost \(open\): the archiver found", text.stdout), \
+        text.stdout
+    assert text.stdout.startswith(f"{gaps[0]['id']} lost (open): "), text.stdout
 
 
 def test_quarantine_directory_is_private_under_umask_022(tmp_path, redis_server):

@@ -35,7 +35,7 @@ from callguard.cli.common import (
     usage_error,
 )
 from callguard.compliance.archive.ingest import ArchiveRun, archive_files, archive_stream
-from callguard.compliance.archive.store import Archive
+from callguard.compliance.archive.store import Archive, StreamGap
 from callguard.compliance.reader import log_exists
 
 __all__ = ["archive"]
@@ -74,11 +74,20 @@ MONTHS_AFTER_DAYS = 7
 @click.option("--gaps", "list_gaps", is_flag=True,
               help="Only list what the stream archiver could not archive (entries lost "
                    "or refused, kept in the manifest for ever), archiving nothing.")
+@click.option("--ack-gap", "ack_gap", metavar="ID",
+              help="Acknowledge the stream gap ID (from --gaps) with --by and --note, "
+                   "archiving nothing: it stays listed, marked, and no longer makes "
+                   "report, evidence or explain answer incomplete.")
+@click.option("--by", "ack_by", metavar="NAME", help="With --ack-gap: who acknowledges it.")
+@click.option("--note", "ack_note", metavar="TEXT",
+              help="With --ack-gap: what was found (e.g. the node's log archived with "
+                   "--file).")
 @click.pass_obj
 def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, stream: bool,
             keep_segments_days: int, compact_all: bool, months_after_days: int,
             watch: float | None, threads: int, as_json: bool, compress_only: bool,
-            list_gaps: bool = False) -> None:
+            list_gaps: bool = False, ack_gap: str | None = None, ack_by: str | None = None,
+            ack_note: str | None = None) -> None:
     """Compress closed log segments and archive them (or the stream) as Parquet by day."""
     from callguard.runtime import log_path  # noqa: PLC0415
 
@@ -88,6 +97,9 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
     settings = state.settings
     target = Archive(archive_dir or settings.data_dir / "archive")
     log = file_path or log_path(settings)
+    if ack_gap is not None or ack_by is not None or ack_note is not None:
+        _ack_gap(target, ack_gap, ack_by, ack_note, as_json=as_json, listing=list_gaps)
+        return
     if list_gaps:
         _list_gaps(target, as_json=as_json)
         return
@@ -150,12 +162,42 @@ def _list_gaps(target: Archive, *, as_json: bool) -> None:
     gaps = target.manifest().stream_gaps
     if as_json:
         print(orjson.dumps({"archive": str(target.root), "stream_gaps": [  # noqa: T201
-            {**asdict(g), "said": g.said()} for g in gaps]}).decode(), flush=True)
+            _gap_json(g) for g in gaps]}).decode(), flush=True)
         return
     for gap in gaps:
-        click.echo(f"{gap.kind}: {gap.said()}")
+        status = "acknowledged" if gap.acknowledged else "open"
+        click.echo(f"{gap.ident} {gap.kind} ({status}): {gap.said()}")
     if not gaps:
         click.echo(f"no stream gaps in the archive {target.root}")
+
+
+def _gap_json(gap: StreamGap) -> dict[str, Any]:
+    """A gap for ``--gaps --json`` and ``--ack-gap --json``: its fields, its id, whether
+    acknowledged, and the words `report` and `evidence` say."""
+    return {"id": gap.ident, **asdict(gap), "acknowledged": gap.acknowledged,
+            "said": gap.said()}
+
+
+def _ack_gap(target: Archive, ident: str | None, by: str | None, note: str | None, *,
+             as_json: bool, listing: bool) -> None:
+    """``--ack-gap ID --by NAME --note TEXT``: an officer answers for a gap (harc33). It
+    stays in the manifest (the record of a loss is evidence), marked; exit 2 naming what is
+    wrong (no archive, no such gap, already acknowledged, a missing --by or --note)."""
+    if listing or ident is None or not (by or "").strip() or not (note or "").strip():
+        usage_error("--ack-gap ID --by NAME --note TEXT go together (the id from "
+                    "`callguard archive --gaps`), without --gaps; nothing was changed")
+    if not target.exists():
+        usage_error(f"no archive at {target.root}: give --archive DIR")
+    try:
+        gap = target.acknowledge_gap(ident, by or "", note or "")
+    except ValueError as exc:
+        usage_error(str(exc))
+    if as_json:
+        print(orjson.dumps({"archive": str(target.root),  # noqa: T201
+                            "acknowledged": _gap_json(gap)}).decode(), flush=True)
+        return
+    click.echo(f"acknowledged stream gap {gap.ident} ({gap.kind}) by {gap.acked_by} on "
+               f"{gap.acked_at}; it stays listed in `callguard archive --gaps`")
 
 
 def _compress_only(log: Path | None, *, stream: bool, archive_dir: Path | None,

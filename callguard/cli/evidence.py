@@ -329,8 +329,12 @@ def _notes(found: Evidence, key_id: str | None, key_source: str,
     # what the stream archiver found lost or refused, kept in the archive (harc30): any
     # number's records may be among them, whatever the range (a call is dated by its
     # instant, which may be far from when it was written)
-    notes = gap_notes(archive.manifest()) if archive is not None and archive.exists() else []
+    manifest = archive.manifest() if archive is not None and archive.exists() else None
+    notes = gap_notes(manifest) if manifest is not None else []
     incomplete = bool(notes)
+    # gaps an officer acknowledged (`archive --ack-gap`, harc33): still said, each with who
+    # answered for it, and no longer making the answer incomplete
+    notes += gap_notes(manifest, acknowledged=True) if manifest is not None else []
     if decision_id is not None and not found.decisions:
         notes.append(_nowhere(decision_id))
         incomplete = True

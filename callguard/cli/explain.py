@@ -292,20 +292,22 @@ def _find(state: CliState, decision_id: str, file: Path | None, *, as_json: bool
         places = ([f"{path} or its rotated segments"] if in_log else []) + (
             [f"the archive {archive.root}"] if in_archive and archive is not None else []
         ) + ([streamed[2]] if streamed is not None and unread is None else [])
-        gaps = _gaps_reaching(archive, decision_id) if in_archive and archive else []
+        gaps, acked = (_gaps_reaching(archive, decision_id) if in_archive and archive
+                       else ([], []))
         _nowhere_exit(decision_id, places, unread, trimmed, elsewhere, as_json=as_json,
-                      gaps=gaps)
+                      gaps=gaps, acked=acked)
     withdrawer = streamed[1] if streamed is not None else withdrawn_by(
         path if file is not None or in_log else None,
         archive if in_archive else None, decision_id.lower())
     return found, source, withdrawer
 
 
-def _gaps_reaching(archive: Any, decision_id: str) -> list[str]:
+def _gaps_reaching(archive: Any, decision_id: str) -> tuple[list[str], list[str]]:
     """The archive's stream gaps (``StreamGap``: entries lost or refused) that can hold
     this decision: those written after the instant a UUIDv7 id carries (its first 48 bits,
     ms since the epoch: a record is added after its call is decided), every gap for an id
-    of another version. Before harc32 a decision lost in a gap read as never decided."""
+    of another version. Before harc32 a decision lost in a gap read as never decided.
+    Second: those an officer acknowledged (harc33: named, no longer exit 5)."""
     from callguard.compliance.archive.store import gap_notes  # noqa: PLC0415
 
     number = int(decision_id.replace("-", ""), 16)
@@ -315,7 +317,8 @@ def _gaps_reaching(archive: Any, decision_id: str) -> list[str]:
             at = datetime.fromtimestamp((number >> 80) / 1000, UTC)
         except (ValueError, OverflowError):  # past year 9999: no instant (hrev159)
             at = None
-    return gap_notes(archive.manifest(), at, None)
+    manifest = archive.manifest()
+    return gap_notes(manifest, at, None), gap_notes(manifest, at, None, acknowledged=True)
 
 
 # Why a decision was not found, each its own exit code (hoff26: all were 1, told apart
@@ -327,7 +330,8 @@ EXIT_NOT_FOUND, EXIT_NOT_SEARCHED, EXIT_MAY_BE_TRIMMED, EXIT_IN_ARCHIVERS_ARCHIV
 
 def _nowhere_exit(decision_id: str, places: list[str], unread: str | None,
                   trimmed: list[str], elsewhere: list[str], *, as_json: bool,
-                  gaps: list[str] | None = None) -> NoReturn:
+                  gaps: list[str] | None = None, acked: list[str] | None = None,
+                  ) -> NoReturn:
     """Say a decision was found nowhere — and why that may not be final — on stderr (each
     reason its own line) and, with ``--json``, as a document on stdout; exit with the code
     of the first reason that applies (``EXIT_NOT_SEARCHED`` before ``EXIT_MAY_BE_TRIMMED``
@@ -351,6 +355,15 @@ def _nowhere_exit(decision_id: str, places: list[str], unread: str | None,
     for why in gaps or []:  # the archiver could not archive some entries of its time
         err_console.print(f"[yellow]note:[/yellow] it may be among what the archive does "
                           f"not hold: {escape(why)}", highlight=False)
+    # An acknowledged gap is named, and no longer exit 5: the officer who acknowledged it
+    # looked into it (the node's log archived, or the loss found to hold no call), so
+    # "not found" stands as the answer (exit 1, or the code of another reason) — never 0,
+    # which says "explained" (harc33); said as "it may be among" all the same: the
+    # acknowledged loss may hold it, and "not found" alone reads "never decided" (hrev169).
+    for why in acked or []:
+        err_console.print(f"[yellow]note:[/yellow] it may be among what the archive does "
+                          f"not hold, a gap of its time an officer acknowledged: "
+                          f"{escape(why)}", highlight=False)
     for why in elsewhere:  # trimmed once the archiver had it: its archive may hold it
         err_console.print(f"[yellow]note:[/yellow] not here: it may be in the archiver's "
                           f"archive: {escape(why)}", highlight=False)
@@ -358,7 +371,7 @@ def _nowhere_exit(decision_id: str, places: list[str], unread: str | None,
         print_json({"decision_id": decision_id.lower(), "found": False, "status": status,
                     "exit": code, "searched": places, "not_searched": unread,
                     "may_have_been_trimmed": trimmed, "in_the_archivers_archive": elsewhere,
-                    "archive_gaps": gaps or []})
+                    "archive_gaps": gaps or [], "acknowledged_gaps": acked or []})
     sys.exit(code)
 
 
@@ -386,7 +399,8 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
       5  not found, and it may have been trimmed from the stream before any archiver
          took it: lost here; each node's log file holds it ("it may have been trimmed");
          or the archive has stream gaps of its time (`callguard archive --gaps`;
-         "it may be among what the archive does not hold")
+         "it may be among what the archive does not hold"); a gap acknowledged
+         (`archive --ack-gap`) is named ("acknowledged") but exits 1
       6  not found here: the stream was trimmed after the archiver took its entries;
          run explain on the archive host ("not here:")
     """

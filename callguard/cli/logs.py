@@ -798,7 +798,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     # (no JSON, no CSV, no page) for one record a newer node wrote.
     missing = log_query.finish(matched, exit_incomplete=False)
     missing += _stream_sources(done, streamed) + (
-        [] if stream else _archive_gaps(archive, query.since, query.until))
+        [] if stream else _archive_gaps(done, archive, query.since, query.until))
     if missing:
         done.sources = {**done.sources, "not_read": missing}
     _print_report(done, html_path, as_json=as_json, as_csv=as_csv,
@@ -1060,17 +1060,28 @@ def _stream_records(state: CliState, manifest: Any, stats: ReadStats,
         said["unread"] = str(exc)
 
 
-def _archive_gaps(archive: Any, since: datetime | None, until: datetime | None) -> list[str]:
-    """What the stream archiver found lost or refused and kept in the archive (its run's
-    log line alone said it, gone after rotation: harc30), for a range those records can be
-    of; warned, and the report INCOMPLETE."""
+def _archive_gaps(done: Any, archive: Any, since: datetime | None,
+                  until: datetime | None) -> list[str]:
+    """What the stream archiver found lost or refused, or a node could not send, kept in
+    the archive (its run's log line alone said it, gone after rotation: harc30), for a
+    range those records can be of; warned, and the report INCOMPLETE. Those an officer
+    acknowledged are warned too and named in ``sources.acknowledged_gaps``, not making it
+    INCOMPLETE (harc33)."""
     if not archive.exists():
         return []
     from callguard.compliance.archive.store import gap_notes  # noqa: PLC0415
 
-    notes = gap_notes(archive.manifest(), since, until)
+    manifest = archive.manifest()
+    notes = gap_notes(manifest, since, until)
     for note in notes:
         _warn(note)
+    # acknowledged by an officer (`archive --ack-gap`, harc33): warned, each naming who
+    # answered for it, and no longer making the report INCOMPLETE
+    acknowledged = gap_notes(manifest, since, until, acknowledged=True)
+    for note in acknowledged:
+        _warn(note)
+    if acknowledged:
+        done.sources = {**done.sources, "acknowledged_gaps": acknowledged}
     return notes
 
 

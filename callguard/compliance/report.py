@@ -414,6 +414,8 @@ def sources_note(report: Report) -> str:
     parts.extend(f"INCOMPLETE: {note}" for note in said.get("not_read") or ())
     # trimmed from the stream after the archiver took them: in its archive, not read here
     parts.extend(f"not read here: {note}" for note in said.get("elsewhere") or ())
+    # gaps an officer acknowledged (`archive --ack-gap`): named, not INCOMPLETE (harc33)
+    parts.extend(f"acknowledged gap: {note}" for note in said.get("acknowledged_gaps") or ())
     return "read from: " + "; ".join(parts)
 
 

@@ -9,7 +9,8 @@ acknowledges. A crash between commit and acknowledgement redelivers entries the 
 already holds: they are skipped by id, and deduplication by decision id covers the rest.
 
 Lines that are not JSON (torn by a crash) never enter the archive; a complete record
-glued behind a torn fragment is recovered. Both are counted.
+glued behind a torn fragment is recovered. Both are counted; a stream entry of that kind
+is kept in the quarantine, as a refused one (harc33).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class ArchiveRun:
     compacted_days: int = 0
     segments_held: int = 0  # due for deletion, kept: they prove counts not yet in the store
     month_files: int = 0  # months of days rewritten as one file per table
+    node_gaps: int = 0  # new ``stream-gap`` entries: a node's log lines the stream lacks
     parts: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -79,6 +81,9 @@ class Batch:
         self._days: dict[str, list[str]] = {"decisions": [], "events": []}
         # the lines of records refused, when the caller keeps them (the stream's quarantine)
         self.refused_lines: list[bytes] | None = None
+        # ``stream-gap`` records (a node's loss, hoff32), when the caller counts them into
+        # the manifest's gaps (the stream: harc33); archived as events all the same
+        self.node_gaps: list[Record] | None = None
 
     def add_line(self, line: bytes) -> None:
         """One line of a segment (or one stream entry)."""
@@ -89,6 +94,12 @@ class Batch:
             self.run.torn += 1
             record = recover_line(line)
             if record is None:
+                # a stream entry whose record does not parse (torn, damaged): kept in the
+                # quarantine and said as refused, as every other entry not archived — it
+                # was acknowledged with no trace before (harc33). A segment's torn line
+                # stays in its segment (refused_lines None): counted only.
+                if self.refused_lines is not None:
+                    self.refused_lines.append(line.strip())
                 return
             self.run.recovered += 1
         if not self.add(record) and self.refused_lines is not None:
@@ -104,6 +115,8 @@ class Batch:
             self.run.refused += 1
             return False
         table, row, logged = placed
+        if self.node_gaps is not None and record.get("event") == "stream-gap":
+            self.node_gaps.append(record)
         self._rows[table.name].append(row)
         self._days[table.name].append(logged.date().isoformat())
         if table is DECISIONS:
@@ -344,11 +357,12 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                 if not entries:
                     break
                 ids = [_text(entry_id) for entry_id, _ in entries]
-                kept, refused = _add_entries(batch, entries, done, taken)
+                kept, refused, node_gaps = _add_entries(batch, entries, done, taken)
                 manifest.parts.extend(batch.finish())
                 new_lost = [i for i in kept if _after(i, done) or i in taken]
                 gaps.lost(new_lost, len(new_lost), exact=True)
                 gaps.refused(refused, batch.refused_lines)
+                run.node_gaps += gaps.node(node_gaps)
                 done = max([done, *ids], key=_id_key)
                 manifest.stream[key] = done
                 archive.commit(manifest)  # the parts, the gaps, then the acknowledgement
@@ -364,18 +378,22 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
             archive.commit(manifest)
         batch.refused_lines = None
         _compact_run(archive, manifest, connection, run, compact_before, months_before)
-    _stream_notes(run, key, gaps.quarantine_name)
+    _stream_notes(run, key, gaps.quarantine_name, gaps.quarantined)
     return run
 
 
 def _add_entries(batch: Batch, entries: list[Any], done: str, taken: set[str],
-                 ) -> tuple[list[str], list[str]]:
-    """Add a read's entries to ``batch``; ``(kept, refused)``: the ids of entries trimmed
-    while pending (no fields: never acknowledged, counted lost when after ``done``), and
-    of those refused (their lines in ``batch.refused_lines``)."""
+                 ) -> tuple[list[str], list[str], list[tuple[str, Record]]]:
+    """Add a read's entries to ``batch``; ``(kept, refused, node_gaps)``: the ids of entries
+    trimmed while pending (no fields: never acknowledged, counted lost when after
+    ``done``), of those refused (their lines in ``batch.refused_lines``), and the
+    ``stream-gap`` records with their entry's id (a node's loss: counted into the
+    manifest's gaps, harc33)."""
     kept: list[str] = []
     refused: list[str] = []
+    node_gaps: list[tuple[str, Record]] = []
     batch.refused_lines = []
+    batch.node_gaps = []
     for entry_id, fields in entries:
         this = _text(entry_id)
         if not _after(this, done) and this not in taken:
@@ -393,11 +411,14 @@ def _add_entries(batch: Batch, entries: list[Any], done: str, taken: set[str],
             batch.refused_lines.append(orjson.dumps(
                 {_field(k): _field(v) for k, v in fields.items()}))
         else:
+            seen = len(batch.node_gaps)
             batch.add_line(fields[b"r"])
+            node_gaps += [(this, r) for r in batch.node_gaps[seen:]]
         if len(batch.refused_lines) > before:
             refused.append(this)
         batch.run.stream_entries += 1
-    return kept, refused
+    batch.node_gaps = None
+    return kept, refused, node_gaps
 
 
 def _field(value: object) -> str:
@@ -449,6 +470,7 @@ class _Gaps:
         self.noted = datetime.now(UTC).isoformat(timespec="seconds")
         self.made: dict[str, StreamGap] = {}
         self.changed = False
+        self.quarantined = 0  # entries whose lines this run put in the quarantine
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
         self.quarantine_name = f"quarantine/stream-{safe}.jsonl"
 
@@ -474,6 +496,32 @@ class _Gaps:
         gap.entries += count
         gap.at_least |= not exact
 
+    def node(self, found: list[tuple[str, Record]]) -> int:
+        """A node's ``stream-gap`` entries (their id, their record) as gaps of kind ``node``;
+        one already in the manifest (the same node, segment, offset and reason: a sender
+        re-sends its entry after a crash, with a new logged_at) is not counted again.
+        Returns how many were new."""
+        known = {g.ident for g in self.manifest.stream_gaps}
+        new = 0
+        for entry_id, record in found:
+            end = record.get("end")
+            gap = StreamGap(key=self.key, kind="node", entries=1, after=entry_id,
+                            until=entry_id, noted=self.noted,
+                            node=str(record.get("node", "")),
+                            segment=str(record.get("segment", "")),
+                            offset=_int(record.get("offset")),
+                            end=_int(end) if end is not None else None,
+                            reason=str(record.get("reason", "")),
+                            decision_id=str(record.get("decision_id", "")),
+                            found=str(record.get("logged_at", "")))
+            if gap.ident in known:
+                continue
+            known.add(gap.ident)
+            self.manifest.stream_gaps.append(gap)
+            self.changed = True
+            new += 1
+        return new
+
     def refused(self, ids: list[str], lines: list[bytes] | None) -> None:
         """Entries refused: their lines appended to the quarantine file, durably."""
         if not ids or not lines:
@@ -496,17 +544,34 @@ class _Gaps:
         fsync_path(path.parent)
         fsync_path(self.archive.root)
         self._gap("refused", ids).entries += len(ids)
+        self.quarantined += len(ids)
 
 
-def _stream_notes(run: ArchiveRun, key: str, quarantine: str) -> None:
+def _int(value: object) -> int:
+    """A byte offset of a ``stream-gap`` entry (an integer by its schema; 0 otherwise, and
+    the entry is archived as it came all the same)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _stream_notes(run: ArchiveRun, key: str, quarantine: str, quarantined: int) -> None:
     """What the run could not archive from the stream, said on its notes (and kept in the
-    manifest: ``StreamGap``)."""
+    manifest: ``StreamGap``); ``quarantined``: the entries whose lines went to the
+    quarantine (refused, or a record that does not parse)."""
     if run.stream_lost or run.stream_lost_is_lower_bound:
         run.notes.append(_lost_note(run, key))
-    if run.refused:  # kept in the quarantine file, said by report and evidence here
-        run.notes.append(f"{run.refused} stream entr(y/ies) of {key} were not archived: a "
-                         "schema this callguard does not know (a newer node's), or no "
-                         "readable logged_at; their lines are kept in the archive's "
+    if run.node_gaps:  # each kept in the manifest: archive --gaps, report, evidence
+        run.notes.append(f"{run.node_gaps} stream-gap entr(y/ies) on {key}: a node could "
+                         "not send records of its log to the stream (purged, gone, or a line "
+                         "over 1 MiB); they are not in the archive. `callguard archive "
+                         "--gaps` names each node, file and byte range")
+    unparsed = quarantined - run.refused
+    torn = f", or a record that does not parse ({unparsed}: torn)" if unparsed > 0 else ""
+    if quarantined:  # kept in the quarantine file, said by report and evidence here
+        run.notes.append(f"{quarantined} stream entr(y/ies) of {key} were not archived: a "
+                         "schema this callguard does not know (a newer node's), no "
+                         "readable logged_at"
+                         f"{torn}"
+                         "; their lines are kept in the archive's "
                          f"{quarantine}, and report and evidence here say so. Each node's "
                          "log file still holds its records: upgrade callguard, and keep "
                          "those files until their records are archived "

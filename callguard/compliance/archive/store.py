@@ -53,9 +53,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import shutil
+import unicodedata
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -102,7 +104,9 @@ COMPACTED_LEVEL = 15
 TABLES = {t.name: t for t in (DECISIONS, EVENTS)}
 # manifest format: 2 adds the number table and layout-2 decision files, 3 month files.
 # A manifest without month files is still written as 2 (an older callguard reads it).
-VERSION = 3
+# 4: stream gaps of kind ``node`` or acknowledged (``StreamGap``: new fields an older
+# callguard fails on); written only when one is there.
+VERSION = 4
 HASHED, NUMBERED = 1, 2  # Part.layout
 # Every read of several day or month files reads their columns by name: a column added to
 # a table later (columns.py) is not in the files written before it, and read_parquet over
@@ -176,7 +180,9 @@ class StreamGap:
     are in no archive, only in each node's log file. ``refused`` — read, and of a schema
     this callguard does not know (a newer node's) or with no readable ``logged_at``: their
     lines are kept in ``file`` (the quarantine, under the archive), not acknowledged
-    silently. ``entries`` is exact unless ``at_least`` (Redis could not count them all).
+    silently. ``node`` — a node could not send records of its log (its ``stream-gap``
+    entry, fields below). ``entries`` is exact unless ``at_least`` (Redis could not count
+    them all).
     ``after``/``until``: the stream ids they lie between (exclusive for a trim; the first
     and last id otherwise); a stream id's milliseconds are when Redis added the entry,
     so ``first_ms``/``last_ms`` bound when the records were written. ``noted``: the run."""
@@ -189,6 +195,46 @@ class StreamGap:
     noted: str
     at_least: bool = False
     file: str = ""
+    # kind ``node``: a ``stream-gap`` entry a node's sender put on the stream in the place of
+    # records of its log the stream will not have (stream_cursor.py, hoff32): which node,
+    # log file, byte range and why (schema stream/stream-gap.json); ``found`` its logged_at
+    # (the first seen: a re-sent entry carries a new one and is the same gap); ``after``
+    # and ``until`` the stream id of the entry. One gap of a node is one range of its log:
+    # ``entries`` is 1 (harc33).
+    node: str = ""
+    segment: str = ""
+    offset: int = 0
+    end: int | None = None
+    reason: str = ""
+    decision_id: str = ""
+    found: str = ""
+    # An officer who looked into the gap acknowledged it (``Archive.acknowledge_gap``): who,
+    # when (UTC, ISO), and a note. Never deleted: the record of a loss is evidence; an
+    # acknowledged gap is still said, and no longer makes an answer incomplete (harc33).
+    acked_by: str = ""
+    acked_at: str = ""
+    ack_note: str = ""
+
+    @property
+    def ident(self) -> str:
+        """A short id an officer names the gap by (``archive --ack-gap ID``): a hash of what
+        makes it this gap — a node's by (node, segment, offset, reason), the same whatever
+        the entry's logged_at or stream id (a re-sent entry); the archiver's by (stream,
+        kind, run): one of each kind a run."""
+        parts = ((self.node, self.segment, str(self.offset), self.reason)
+                 if self.kind == "node" else (self.key, self.kind, self.noted))
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=5).hexdigest()
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether an officer acknowledged it."""
+        return bool(self.acked_by)
+
+    def extended(self) -> bool:
+        """Whether it holds what a manifest before version 4 cannot (a node's gap, an
+        acknowledgement): an older callguard would fail on the fields, so it is told to
+        upgrade instead (``Manifest.version``)."""
+        return self.kind == "node" or self.acknowledged
 
     @property
     def first_ms(self) -> int:
@@ -214,7 +260,36 @@ class StreamGap:
         return first is None or end >= first
 
     def said(self) -> str:
-        """The gap in words, for `report` and `evidence`."""
+        """The gap in words, for `report` and `evidence`; an acknowledgement after it."""
+        text = self._node_said() if self.kind == "node" else self._archiver_said()
+        if self.acknowledged:
+            text += (f" [gap {self.ident} acknowledged by {self.acked_by} on {self.acked_at}: "
+                     f"{self.ack_note}]")
+        return text
+
+    def _node_said(self) -> str:
+        """A node's gap: where in its log, why, and where the records are (or not)."""
+        span = (f"bytes {self.offset}..{self.end}" if self.end is not None
+                else f"from byte {self.offset} to its end")
+        why = {"purged": "the segment was purged before its lines were sent: the records "
+                         "are in no archive and no longer in the node's log",
+               "gone": "the current file was removed (not rotated) before its lines were "
+                       "sent: the records are in no archive, and in the node's log only if "
+                       "the file was moved, not deleted",
+               "oversize": "one line over the 1 MiB the sender reads (damage: a record is "
+                           "a few KiB): its bytes are in the node's log file alone",
+               # hoff33: a reason is open text (a newer node's unknown one said as given)
+               "unreadable-line": "one line that is no record (not a JSON object: damage): "
+                                  "its bytes are in the node's log file alone"}.get(
+            self.reason, f"reason {self.reason!r}")
+        named = f", decision {self.decision_id}" if self.decision_id else ""
+        return (f"node {self.node} could not send records of its log to the record stream "
+                f"{self.key}: {self.segment} {span} ({self.reason}{named}; {why}); found "
+                f"{self.found}, stream entry {self.until}. Archive that node's log "
+                "(`callguard archive --file` on it) or read it (`evidence --file`, `report "
+                "--file`) where it is kept")
+
+    def _archiver_said(self) -> str:
         since = f"between {_ms_text(self.first_ms)} and " if self.first_ms else "by "
         when = (f"written {since}{_ms_text(self.last_ms)} (stream ids {self.after} .. "
                 f"{self.until})")
@@ -222,9 +297,10 @@ class StreamGap:
         if self.kind == "refused":
             return (f"the archiver refused {count} entr(y/ies) of the record stream "
                     f"{self.key} {when} (run of {self.noted}): a schema this callguard "
-                    "does not know (a newer node's), or no readable logged_at; they are not "
-                    f"in the archive, their lines are kept in {self.file}. Upgrade callguard "
-                    "to read them")
+                    "does not know (a newer node's), no readable logged_at, or a record "
+                    "that does not parse (torn); they are not in the archive, their lines "
+                    f"are kept in {self.file}. Upgrade callguard to read them (a torn one: "
+                    "its node's log file holds the record)")
         return (f"the archiver found {count} entr(y/ies) of the record stream {self.key} "
                 f"trimmed before they were archived, {when} (run of {self.noted}): their "
                 "records are in no archive. Each node's log file still holds its records: "
@@ -233,10 +309,14 @@ class StreamGap:
 
 
 def gap_notes(manifest: Manifest, first: datetime | None = None,
-              last: datetime | None = None) -> list[str]:
-    """What the stream archiver could not archive (``StreamGap``) whose records can be of
-    the range [first, last): each makes an answer read from this archive incomplete."""
-    return [gap.said() for gap in manifest.stream_gaps if gap.reaches(first, last)]
+              last: datetime | None = None, *, acknowledged: bool = False) -> list[str]:
+    """What the stream archiver could not archive, or a node could not send
+    (``StreamGap``), whose records can be of the range [first, last): each gap not
+    acknowledged makes an answer read from this archive incomplete. ``acknowledged``: the
+    acknowledged ones instead — said beside the answer, no longer making it incomplete (an
+    officer looked into them: harc33)."""
+    return [gap.said() for gap in manifest.stream_gaps
+            if gap.acknowledged == acknowledged and gap.reaches(first, last)]
 
 
 def _ms_text(millis: int) -> str:
@@ -284,7 +364,9 @@ class Manifest:
 
     def version(self) -> int:
         """The format it is written in: the oldest that can describe it."""
-        return VERSION if any(p.until for p in self.parts) else 2
+        if any(g.extended() for g in self.stream_gaps):
+            return VERSION
+        return 3 if any(p.until for p in self.parts) else 2
 
 
 def _fields(part: Part) -> dict[str, Any]:
@@ -295,6 +377,37 @@ def _fields(part: Part) -> dict[str, Any]:
         for name in ("until", "days", "day_keys"):
             del fields[name]
     return fields
+
+
+# StreamGap's fields added by harc33, each left out of the manifest at its default: a
+# callguard of format 3 builds ``StreamGap(**g)`` from a manifest of version <= 3 and
+# fails on any key it does not know (hrev169)
+_GAP_FIELDS_4 = {"node": "", "segment": "", "offset": 0, "end": None, "reason": "",
+                 "decision_id": "", "found": "", "acked_by": "", "acked_at": "",
+                 "ack_note": ""}
+
+
+# An acknowledgement is printed by `archive --gaps`, report, evidence and explain for
+# years: one line of text of a bounded length (hrev169)
+ACK_BY_MAX, ACK_NOTE_MAX = 200, 2000
+
+
+def _ack_text(option: str, text: str, longest: int) -> None:
+    """Refuse (``ValueError``) ``text`` over ``longest`` characters, or holding a control
+    or format character (a newline forges a line of the report, an escape rewrites the
+    officer's terminal, a bidi override makes the text read otherwise)."""
+    if len(text) > longest:
+        raise ValueError(f"{option} is over {longest} characters; nothing was changed")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+        raise ValueError(f"{option} holds a control character (a newline, an escape, a "
+                         "direction mark): one line of plain text; nothing was changed")
+
+
+def _gap_fields(gap: StreamGap) -> dict[str, Any]:
+    """A gap as the manifest holds it: without the format-4 fields it does not use, so a
+    manifest of version 2 or 3 is read by a callguard before harc33."""
+    return {name: value for name, value in asdict(gap).items()
+            if name not in _GAP_FIELDS_4 or value != _GAP_FIELDS_4[name]}
 
 
 def _within(day: str, first: date | None, last: date | None) -> bool:
@@ -363,7 +476,7 @@ class Archive:
                              "parts": [_fields(p) for p in manifest.parts],
                              "segments": manifest.segments, "stream": manifest.stream,
                              **({"refused": manifest.refused} if manifest.refused else {}),
-                             **({"stream_gaps": [asdict(g) for g in manifest.stream_gaps]}
+                             **({"stream_gaps": [_gap_fields(g) for g in manifest.stream_gaps]}
                                 if manifest.stream_gaps else {}),
                              "numbers": [asdict(n) for n in manifest.numbers],
                              "next_number_id": manifest.next_number_id},
@@ -375,6 +488,32 @@ class Archive:
             os.fsync(handle.fileno())
         os.replace(temp, self.manifest_path)
         fsync_path(self.root)
+
+    def acknowledge_gap(self, ident: str, by: str, note: str,
+                        now: datetime | None = None) -> StreamGap:
+        """Mark the gap ``ident`` (``StreamGap.ident``) acknowledged by ``by`` with ``note``,
+        committed (the manifest's atomic write). The gap stays in the manifest: only the
+        acknowledgement is added, once (a second would overwrite who answered for it).
+        ``ValueError`` names what is wrong: no such gap, already acknowledged, no name or
+        note."""
+        if not by.strip() or not note.strip():
+            raise ValueError("an acknowledgement names who made it (--by) and why (--note)")
+        _ack_text("--by", by, ACK_BY_MAX)
+        _ack_text("--note", note, ACK_NOTE_MAX)
+        with self.writing() as manifest:
+            found = [g for g in manifest.stream_gaps if g.ident == ident.strip().lower()]
+            if not found:
+                raise ValueError(f"no stream gap {ident!r} in the archive at {self.root} "
+                                 "(`callguard archive --gaps` lists them with their ids)")
+            gap = found[0]
+            if gap.acknowledged:
+                raise ValueError(f"stream gap {gap.ident} was already acknowledged by "
+                                 f"{gap.acked_by} on {gap.acked_at}; nothing was changed")
+            gap.acked_by, gap.ack_note = by.strip(), note.strip()
+            gap.acked_at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(
+                timespec="seconds")
+            self.commit(manifest)
+            return gap
 
     def _remove_strays(self, manifest: Manifest) -> None:
         """Files left by a writer that died before its commit."""
