@@ -109,20 +109,8 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
         _compress_only(log, stream=stream, archive_dir=archive_dir, watch=watch,
                        as_json=as_json)
         return
-    if not stream and (log is None or (file_path is not None and not log_exists(log))):
-        usage_error(f"no compliance log to archive at {log}: give --file, or --stream")
-    if archive_dir is None and not settings.data_dir.is_dir():
-        # a mistyped --data-dir in a cron line would archive nothing, forever, silently (or,
-        # with --stream, make the mistyped directory and an archive in it)
-        usage_error(f"no data directory at {settings.data_dir}: check --data-dir / "
-                    "CALLGUARD_DATA_DIR (nothing was archived or created)")
-    if (not stream and file_path is None and log is not None and not log_exists(log)
-            and not target.exists()):
-        # a data dir that is not a node's (nothing was ever logged there): archiving
-        # nothing there, every few minutes, would hide the typo and create an archive
-        usage_error(f"no compliance log at {log} (nor closed segments beside it) and no "
-                    f"archive at {target.root}: check --data-dir / CALLGUARD_DATA_DIR and "
-                    "[log] file (nothing was archived or created)")
+    _refuse_nothing_to_archive(settings.data_dir, target, log, file_path, stream=stream,
+                               archive_dir=archive_dir)
     compact_before = datetime.now(UTC).date() + timedelta(days=1) if compact_all else None
     keep = timedelta(days=keep_segments_days) if keep_segments_days >= 0 else None
     months = timedelta(days=months_after_days) if months_after_days >= 0 else None
@@ -151,6 +139,28 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
             time.sleep(min(1.0, watch))
         if stopping:
             return
+
+
+
+def _refuse_nothing_to_archive(data_dir: Path, target: Archive, log: Path | None,
+                               file_path: Path | None, *, stream: bool,
+                               archive_dir: Path | None) -> None:
+    """Exit 2 (nothing archived or created) where a typo would archive nothing, silently,
+    every few minutes: no log to archive, no data dir, or a data dir that is no node's."""
+    if not stream and (log is None or (file_path is not None and not log_exists(log))):
+        usage_error(f"no compliance log to archive at {log}: give --file, or --stream")
+    if archive_dir is None and not data_dir.is_dir():
+        # a mistyped --data-dir in a cron line would archive nothing, forever, silently (or,
+        # with --stream, make the mistyped directory and an archive in it)
+        usage_error(f"no data directory at {data_dir}: check --data-dir / "
+                    "CALLGUARD_DATA_DIR (nothing was archived or created)")
+    if (not stream and file_path is None and log is not None and not log_exists(log)
+            and not target.exists()):
+        # a data dir that is not a node's (nothing was ever logged there): archiving
+        # nothing there, every few minutes, would hide the typo and create an archive
+        usage_error(f"no compliance log at {log} (nor closed segments beside it) and no "
+                    f"archive at {target.root}: check --data-dir / CALLGUARD_DATA_DIR and "
+                    "[log] file (nothing was archived or created)")
 
 
 def _list_gaps(target: Archive, *, as_json: bool) -> None:
