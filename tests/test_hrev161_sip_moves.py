@@ -16,6 +16,7 @@ from callguard.fronts.sip.server import _ANSWER_OWN_BYTES
 from tests.test_hostile16_sip import _finals
 from tests.test_hsip30_moves import _final_head, _over_tcp
 from tests.test_hsip32_moves import _padded
+from tests.test_hsip33_moves import answered_over_tcp
 from tests.test_sip import QUIET_T1, Client, compliance, front, invite, tcp
 
 __all__ = ["front"]
@@ -31,13 +32,7 @@ class TestAHalfOpenConnection:
         gets the 302 decided once."""
         server = await front(t1_ms=QUIET_T1, tcp_idle_timeout_ms=1500)
         request = invite("ho1")
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(tcp(request))
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        while head.startswith(b"SIP/2.0 1"):
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        assert head.startswith(_302)
+        reader, writer = await answered_over_tcp(server.port, request)
         dialer = Client(server.port)
         dialer.send(request)
         assert await dialer.silence(0.1) == []

@@ -29,6 +29,20 @@ __all__ = ["front"]
 _302 = b"SIP/2.0 302 Moved Temporarily"
 
 
+async def answered_over_tcp(port: int, request: bytes
+                            ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``request`` over a new TCP connection, its final answer (a 302) read past any 100;
+    the connection left open, as a dialer keeps it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(tcp(request))
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    while head.startswith(b"SIP/2.0 1"):
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(_302)
+    return reader, writer
+
+
 def _heads(replies: list[bytes]) -> list[bytes]:
     return [r.split(b"\r\n", 1)[0] for r in replies]
 
@@ -141,13 +155,7 @@ class TestAUdpAckOfAStreamTransaction:
         connection ends it (timer I zero over TCP)."""
         server = await front(t1_ms=QUIET_T1)
         request = invite("ua1")
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(tcp(request))
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        while head.startswith(b"SIP/2.0 1"):
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        assert head.startswith(_302)
+        _reader, writer = await answered_over_tcp(server.port, request)
         client = Client(server.port)
         ack = request.replace(b"INVITE", b"ACK")
         for i in range(200):
