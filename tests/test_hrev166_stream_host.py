@@ -7,24 +7,9 @@ contacted. Real CLI processes on a real `init` directory (review hrev166)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-USAGE = 2
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    for name in ("CALLGUARD_CONFIG", "CALLGUARD_DATA_DIR"):
-        env.pop(name, None)
-    env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run([sys.executable, "-m", "callguard", *args], capture_output=True,
-                            text=True, env=env, cwd=cwd, timeout=120, check=False)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+from tests.test_hnew33_fresh_site_logs import USAGE, cli
 
 
 def test_tail_on_a_stream_host_without_a_log_points_at_the_stream(tmp_path: Path) -> None:
