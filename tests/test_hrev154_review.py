@@ -14,17 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from callguard.cli.common import LOG_USE, WRITES, log_checked_first
+from callguard.cli.common import LOG_USE, READS, WRITES, log_checked_first
 from callguard.cli.config_check import _writable_problems
 from callguard.config import load_settings
 from callguard.numbers import NumberParser
 from callguard.resources import bundled_config
 from callguard.stores.record_csv import read_record_csv
 
-# Each writes a compliance record (or, archive, takes the log's segments): moved to READS or
-# UNUSED, it would act and acknowledge with a log nothing can write (fail open).
+# Each writes a compliance record: moved to READS or UNUSED, it would act and acknowledge
+# with a log nothing can write (fail open). ``archive`` (it takes the log's segments) is a
+# reader since hcli33: with --file COPY or --stream it never opens [log] file, and archiving
+# [log] file it runs the same check (``log_file_unusable``) before anything is taken
+# (tests/test_hcli33_archive_log.py: a plain archive is still refused, exit 2).
 WRITERS = {
-    "check", "scrub", "serve", "purge", "archive", "records-accept-older",
+    "check", "scrub", "serve", "purge", "records-accept-older",
     "dnc import", "dnc rollback", "dnc drop", "attributes import",
     "internal-dnc add", "internal-dnc import", "consent add", "consent revoke",
     "consent import", "ebr add", "ebr end", "ebr import",
@@ -34,6 +37,7 @@ WRITERS = {
 def test_every_command_that_writes_a_record_is_checked_first() -> None:
     assert {path for path, use in LOG_USE.items() if use == WRITES} == WRITERS
     assert all(log_checked_first(path) for path in WRITERS)
+    assert LOG_USE["archive"] == READS
     assert log_checked_first("dnc")  # not a command of the table: fail closed
     assert log_checked_first(None)
 
