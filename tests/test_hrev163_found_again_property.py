@@ -76,21 +76,22 @@ def test_found_again_is_the_whole_file_search(parts, pick, compressed, frame):
     ends = [i + 1 for i, c in enumerate(data) if c == 10] + [len(data)]
     end = ends[pick % len(ends)]
     tail = sc._hash(_last_line(data[:end])) if pick < 90 else "x"
-    path = Path(tempfile.mkdtemp()) / (_NAME + (".zst" if compressed else ""))
-    if compressed:
-        with path.open("wb") as handle:
-            compress_lines([x + b"\n" for x in data.split(b"\n")[:-1]], handle,
-                           frame_bytes=frame)
-        assert b"".join(x + b"\n" for f in iter_frames(path) for x in f) == data
-    else:
-        path.write_bytes(data)
-    saved = sc._TAIL, sc._BATCH_BYTES
-    sc._TAIL, sc._BATCH_BYTES = _TAIL, _BLOCK
-    try:
-        found = sc._found_again(Segment(path, None), sc.Cursor(None, 999, tail=tail), 1)
-    finally:
-        sc._TAIL, sc._BATCH_BYTES = saved
-    assert found.offset == _old_found(data, tail)
+    with tempfile.TemporaryDirectory() as tmp:  # one per example, removed after it
+        path = Path(tmp) / (_NAME + (".zst" if compressed else ""))
+        if compressed:
+            with path.open("wb") as handle:
+                compress_lines([x + b"\n" for x in data.split(b"\n")[:-1]], handle,
+                               frame_bytes=frame)
+            assert b"".join(x + b"\n" for f in iter_frames(path) for x in f) == data
+        else:
+            path.write_bytes(data)
+        saved = sc._TAIL, sc._BATCH_BYTES
+        sc._TAIL, sc._BATCH_BYTES = _TAIL, _BLOCK
+        try:
+            found = sc._found_again(Segment(path, None), sc.Cursor(None, 999, tail=tail), 1)
+        finally:
+            sc._TAIL, sc._BATCH_BYTES = saved
+        assert found.offset == _old_found(data, tail)
 
 
 @_SETTINGS
@@ -98,15 +99,16 @@ def test_found_again_is_the_whole_file_search(parts, pick, compressed, frame):
                                 st.just(b"")), max_size=12),
        frame=st.integers(1, 40), offset=st.integers(0, 200))
 def test_a_compressed_read_from_its_frame_is_the_read_from_the_start(lines, frame, offset):
-    path = Path(tempfile.mkdtemp()) / (_NAME + ".zst")
-    with path.open("wb") as handle:
-        compress_lines([line + b"\n" for line in lines], handle, frame_bytes=frame)
-    offset %= sum(len(line) + 1 for line in lines) + 3
-    saved = sc._TAIL, sc._BATCH_LINES
-    sc._TAIL, sc._BATCH_LINES = _TAIL, 3
-    try:
-        got = sc._read_compressed(path, offset)
-        assert got[:3] == _old_read(lines, offset)
-        assert got[3] is None
-    finally:
-        sc._TAIL, sc._BATCH_LINES = saved
+    with tempfile.TemporaryDirectory() as tmp:  # one per example, removed after it
+        path = Path(tmp) / (_NAME + ".zst")
+        with path.open("wb") as handle:
+            compress_lines([line + b"\n" for line in lines], handle, frame_bytes=frame)
+        offset %= sum(len(line) + 1 for line in lines) + 3
+        saved = sc._TAIL, sc._BATCH_LINES
+        sc._TAIL, sc._BATCH_LINES = _TAIL, 3
+        try:
+            got = sc._read_compressed(path, offset)
+            assert got[:3] == _old_read(lines, offset)
+            assert got[3] is None
+        finally:
+            sc._TAIL, sc._BATCH_LINES = saved
