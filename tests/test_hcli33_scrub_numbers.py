@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from callguard.errors import NumberError
 from callguard.numbers import NumberParser
 from callguard.numbers.parse import ExtensionError
 from tests.test_cli import weekday_at
-from tests.test_hsml26_scrub_blank import _cli, _decisions
+from tests.test_hsml26_scrub_blank import _cli, _decisions, with_lists
 
 WIDE = "".join(chr(0xFF10 + int(d)) for d in "8015550142")  # full-width
 ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "8015550143")
@@ -30,15 +29,7 @@ ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "8015550143")
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("scrub-ascii")
-    listing = root / "list.txt"
-    listing.write_text("8015550199\n")
-    today = datetime.now(UTC).date().isoformat()
-    for name in ("national", "ut-state"):
-        made = _cli(root, "dnc", "import", str(listing), "--list", name, "--published", today,
-                    "--covers", "all")
-        assert made.returncode == 0, made.stderr
-    return root
+    return with_lists(tmp_path_factory.mktemp("scrub-ascii"))
 
 
 def test_a_number_not_in_ascii_is_a_recorded_block(data: Path, tmp_path: Path) -> None:

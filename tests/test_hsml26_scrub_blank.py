@@ -31,9 +31,8 @@ def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("scrub-blank")
+def with_lists(root: Path) -> Path:
+    """``root`` made a data dir with both lists the campaigns need (one number on each)."""
     listing = root / "list.txt"
     listing.write_text("8015550199\n")
     today = datetime.now(UTC).date().isoformat()
@@ -42,6 +41,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "--covers", "all")
         assert made.returncode == 0, made.stderr
     return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return with_lists(tmp_path_factory.mktemp("scrub-blank"))
 
 
 def _decisions(data: Path) -> list[dict[str, object]]:
