@@ -27,27 +27,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.fake_ami import CRLF, FakeAmi, lab_events
+from tests.fake_ami import CRLF, lab_events
+from tests.test_hwd34_slow_picture import _SlowLists
 from tests.test_watchdog import CALL_01, CALLED_01, CALLER_01, Node, until, with_g_option
-
-_LATE_S = 2.5
-
-
-class _SlowLists(FakeAmi):
-    slow = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lists_done: list[float] = []
-
-    async def _action(self, writer, action):  # type: ignore[no-untyped-def]
-        listing = action.get("Action", "").lower() == "coreshowchannels"
-        if self.slow and listing:
-            await asyncio.sleep(_LATE_S)  # the session's thread walks the channels
-        await super()._action(writer, action)
-        if listing:
-            self.lists_done.append(time.monotonic())
-
 
 _GARBAGE = b"event: Garbage" + (CRLF + CRLF).encode()
 

@@ -30,12 +30,22 @@ _LATE_S = 2.5
 
 
 class _SlowLists(FakeAmi):
+    """CoreShowChannels answered ``_LATE_S`` late while ``slow``; ``lists_done``: when
+    each list was written whole."""
+
     slow = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists_done: list[float] = []
+
     async def _action(self, writer, action):  # type: ignore[no-untyped-def]
-        if self.slow and action.get("Action", "").lower() == "coreshowchannels":
+        listing = action.get("Action", "").lower() == "coreshowchannels"
+        if self.slow and listing:
             await asyncio.sleep(_LATE_S)  # the session's thread walks the channels
         await super()._action(writer, action)
+        if listing:
+            self.lists_done.append(time.monotonic())
 
 
 def _lowered(message: str) -> bytes:
