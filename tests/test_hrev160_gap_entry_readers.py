@@ -10,23 +10,16 @@ import orjson
 import redis
 
 from callguard.compliance.stream_cursor import Gap
-from tests.log_files import cli, config
+from tests.log_files import cli
+from tests.test_harc33_node_gaps import _node
 
 KEY = "callguard:compliance"
 
 
 def test_a_stream_gap_entry_is_no_call_in_report_nor_archive(tmp_path, redis_server):
-    data = tmp_path / "node-a"
-    data.mkdir()
-    path = config(tmp_path, data, node="node-a")
-    text = path.read_text().replace('url = "redis://127.0.0.1:6379/0"',
-                                    f'url = "{redis_server.url}"')
-    path.write_text(text.replace("redis_stream = false", "redis_stream = true"))
-    done = cli("check", "+18015550101", "--campaign", "ut-solar-manual", "--at",
-               "2026-12-07T17:00:00Z", "--json", config_path=path)
-    assert done.stdout, done.stderr
+    path, _, decided = _node(tmp_path, redis_server)
     gap = Gap("compliance.jsonl.20261207T150000000000Z", 4096, 4096 + (3 << 19), "oversize",
-              orjson.loads(done.stdout)["decision_id"])
+              decided)
     client = redis.Redis.from_url(redis_server.url)
     try:
         client.xadd(KEY, {"r": gap.entry("node-b")})
