@@ -9,11 +9,6 @@ once over many ticks; where it is synchronised, never. ``require_clock_sync = fa
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +16,7 @@ import pytest
 from callguard.fronts.http.readiness import adjtimex_synchronised
 from tests.conftest import ROOT
 from tests.redis_server import free_port
+from tests.test_serve_notices import serve_lines
 
 
 def _serve_lines(tmp_path: Path, require_sync: bool) -> list[str]:
@@ -37,25 +33,8 @@ def _serve_lines(tmp_path: Path, require_sync: bool) -> list[str]:
     config.write_text(text)
     data = tmp_path / "data"
     data.mkdir()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")},
-           "CALLGUARD_DATA_DIR": str(data)}
-    node = subprocess.Popen(
-        [sys.executable, "-m", "callguard", "--config", str(config), "serve",
-         "--reload-seconds", "0.2"], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    lines: list[str] = []
-    assert node.stderr is not None
-    reader = threading.Thread(target=lambda: lines.extend(node.stderr), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any('"serving"' in x for x in lines):
-            time.sleep(0.1)
-        assert any('"serving"' in x for x in lines), "".join(lines)
-        time.sleep(2)  # ticks: one warning an episode, not one a tick
-    finally:
-        node.terminate()
-        node.wait(timeout=20)
-        reader.join(timeout=5)
+    lines = serve_lines(config, data, 0.2, 2)  # ticks: one warning an episode, not a tick
+    assert any('"serving"' in x for x in lines), "".join(lines)
     return lines
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.redis_server import free_port
@@ -27,11 +28,26 @@ def test_serve_says_what_to_do_while_ami_is_not_logged_in(tmp_path):
     config.write_text(text)
     data = tmp_path / "data"
     data.mkdir()
+    lines = serve_lines(config, data, 0.3, 3,  # ten ticks: one notice, not one a tick
+                        CALLGUARD_AMI_SECRET="not-the-real-one")
+    notices = [line for line in lines if '"ami_not_logged_in"' in line]
+    assert len(notices) == 1, "".join(lines)
+    assert f'"port":{ami}' in notices[0]
+    assert "CALLGUARD_AMI_SECRET" in notices[0]
+    assert "enabled = yes" in notices[0]
+
+
+def serve_lines(config: Path, data: Path, reload_s: float, ticks_s: float,
+                **env_extra: str) -> list[str]:
+    """``serve`` with ``config`` on ``data`` (no other CALLGUARD_ variable but
+    ``env_extra``): its stderr lines, read until ``ticks_s`` after "serving" (30 s at most
+    for it), then stopped."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")},
-           "CALLGUARD_AMI_SECRET": "not-the-real-one", "CALLGUARD_DATA_DIR": str(data)}
+           **env_extra, "CALLGUARD_DATA_DIR": str(data)}
     node = subprocess.Popen(
         [sys.executable, "-m", "callguard", "--config", str(config), "serve",
-         "--reload-seconds", "0.3"], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+         "--reload-seconds", str(reload_s)], stderr=subprocess.PIPE, text=True, env=env,
+        cwd=ROOT)
     lines: list[str] = []
     assert node.stderr is not None
     reader = threading.Thread(target=lambda: lines.extend(node.stderr), daemon=True)
@@ -40,13 +56,9 @@ def test_serve_says_what_to_do_while_ami_is_not_logged_in(tmp_path):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any('"serving"' in x for x in lines):
             time.sleep(0.1)
-        time.sleep(3)  # ten ticks: one notice, not one a tick
+        time.sleep(ticks_s)
     finally:
         node.terminate()
         node.wait(timeout=20)
         reader.join(timeout=5)
-    notices = [line for line in lines if '"ami_not_logged_in"' in line]
-    assert len(notices) == 1, "".join(lines)
-    assert f'"port":{ami}' in notices[0]
-    assert "CALLGUARD_AMI_SECRET" in notices[0]
-    assert "enabled = yes" in notices[0]
+    return lines
