@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "SegmentGoneError",
            "closed_now", "decisions_newest_first", "follow_file", "follow_start", "follow_stream",
-           "known_schema", "line_start", "listed_again_if_purged", "log_exists", "logged_at",
-           "newest_first", "newest_id", "oldest_first", "parse_line", "read_files",
+           "glued_tails", "known_schema", "line_start", "listed_again_if_purged", "log_exists",
+           "logged_at", "newest_first", "newest_id", "oldest_first", "parse_line", "read_files",
            "read_stream", "read_stream_newest", "recover_line", "stream_id", "stream_pages"]
 
 Record = dict[str, Any]
@@ -198,6 +198,16 @@ def parse_line(line: bytes) -> Record | None:
     return value if isinstance(value, dict) else None
 
 
+def glued_tails(line: bytes) -> Iterator[bytes]:
+    """Where a record glued behind a torn one may start: each tail of ``line`` from a
+    ``{"`` after its first byte, in order (the stream's sender sends the first whole one
+    as it is, ``stream_cursor._record_of``; readers parse it, ``recover_line``)."""
+    start = line.find(b'{"', 1)
+    while start > 0:
+        yield line[start:]
+        start = line.find(b'{"', start + 1)
+
+
 def recover_line(line: bytes) -> Record | None:
     """The complete record glued behind a torn one, if any.
 
@@ -205,12 +215,10 @@ def recover_line(line: bytes) -> Record | None:
     record is then appended to it on the same line. The fragment holds nothing readable;
     the record after it is whole and is kept.
     """
-    start = line.find(b'{"', 1)
-    while start > 0:
-        record = parse_line(line[start:])
+    for tail in glued_tails(line):
+        record = parse_line(tail)
         if record is not None:
             return record
-        start = line.find(b'{"', start + 1)
     return None
 
 

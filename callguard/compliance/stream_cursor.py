@@ -68,6 +68,7 @@ import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from callguard.compliance.reader import glued_tails
 from callguard.compliance.seekable import SeekableError, frame_lines, read_seek_table
 from callguard.compliance.segments import Segment, closed_segments
 from callguard.compliance.sinks import exclusive
@@ -252,12 +253,7 @@ def _record_of(line: bytes) -> bytes | None:
     torn record's id, and the glued one was on the stream nowhere (hrev163)."""
     if _keep(line):
         return line
-    start = line.find(b'{"', 1)
-    while start > 0:
-        if _keep(line[start:]):
-            return line[start:]
-        start = line.find(b'{"', start + 1)
-    return None
+    return next((tail for tail in glued_tails(line) if _keep(tail)), None)
 
 
 def _records(lines: list[bytes]) -> list[bytes]:
