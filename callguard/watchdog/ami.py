@@ -1158,8 +1158,7 @@ class AmiWatchdog:
         # and kept doubled every dead path as a list was asked was waited out longer:
         # 4 s, then 8 s, each silent as long (``_tick``; hrev168). Slow again, it doubles
         # again (``_picture_timed_out``).
-        self._picture_timeout_s = self.settings.action_timeout_ms / 1000
-        self._picture_slow_said = False
+        self._picture_time_normal()
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
         self._reader.connect()  # nothing if it is up or on its way
@@ -1378,14 +1377,19 @@ class AmiWatchdog:
         self._rebuild_failed(f"CoreShowChannels unanswered in {waited:.3f} s; asked again "
                              f"with {self._picture_timeout_s:g} s")
 
+    def _picture_time_normal(self) -> None:
+        """CoreShowChannels asked with ``action_timeout_ms`` again, a new slow spell to be
+        said (``ami_picture_slow``)."""
+        self._picture_timeout_s = self.settings.action_timeout_ms / 1000
+        self._picture_slow_said = False
+
     def _picture_answered(self, took: float) -> None:
         """CoreShowChannels answered after ``took`` seconds: later than
         ``action_timeout_ms``, said once an episode (``ami_picture_slow``) and counted
         (``pictures_slow``); within it, the normal timeout is back."""
         normal = self.settings.action_timeout_ms / 1000
         if took <= normal:
-            self._picture_timeout_s = normal
-            self._picture_slow_said = False
+            self._picture_time_normal()
             return
         self.stats["pictures_slow"] += 1
         if self._picture_slow_said:
